@@ -1,0 +1,17 @@
+#!/bin/sh
+# Install the host tools the kernel matrix needs (Debian/Ubuntu). Only installs what is missing.
+set -eu
+need=""
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+for p in qemu-system-x86 busybox-static kmod xz-utils xfsprogs e2fsprogs cpio; do
+  have_pkg "$p" || need="$need $p"
+done
+if [ -z "$need" ]; then
+  echo "install-deps: all present"
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+echo "install-deps: installing$need"
+$SUDO apt-get update
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends $need

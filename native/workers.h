@@ -1,0 +1,32 @@
+// Glue between N-API and the raw I/O in io.cc: runs an operation on the libuv
+// threadpool (or inline for *Sync) and hands its outcome to JavaScript.
+#pragma once
+
+#include <napi.h>
+
+#include <functional>
+
+#include "io.h"
+
+namespace dontcache {
+
+struct Outcome {
+  IoResult io;
+  double extra[5] = {0, 0, 0, 0, 0};  // operation-specific numbers (cachestat fields, ...)
+  int extra_count = 0;
+};
+
+using Operation = std::function<Outcome()>;
+
+// Runs op off the main thread, then calls
+// callback(errno, bytes, ns, calls, ...extra) on the main thread. keep_alive (the
+// buffers) stays referenced until then, so garbage collection cannot free them.
+void QueueAsync(Napi::Env env, Napi::Function callback, Napi::Value keep_alive, Operation op);
+
+// Runs op on the calling thread, stores errno, bytes, ns, calls and extra into the
+// registered sync-state Float64Array and returns bytes, or -errno on failure.
+Napi::Value RunSync(Napi::Env env, const Operation& op);
+
+Napi::Value SetSyncState(const Napi::CallbackInfo& info);
+
+}  // namespace dontcache
