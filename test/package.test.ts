@@ -1,0 +1,90 @@
+// The published shape: `npm pack`, then install the tarball into an empty project on
+// a PATH without any C/C++ compiler, and use it from CommonJS and ESM.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = path.join(__dirname, '..');
+const COMPILERS = /^(cc|c\+\+|gcc|g\+\+|cpp|make|gmake|clang|clang\+\+|ld|x86_64-linux-gnu-.*)([-.\d]*)$/;
+
+/** A bin directory with everything from PATH except compilers, make and linkers. */
+function compilerFreeBin(dir: string): string {
+  const bin = path.join(dir, 'bin');
+  fs.mkdirSync(bin);
+  for (const from of ['/usr/local/bin', '/usr/bin', '/bin']) {
+    if (!fs.existsSync(from)) continue;
+    for (const name of fs.readdirSync(from)) {
+      if (COMPILERS.test(name) || fs.existsSync(path.join(bin, name))) continue;
+      fs.symlinkSync(path.join(from, name), path.join(bin, name));
+    }
+  }
+  return bin;
+}
+
+describe('npm pack + install without a compiler', () => {
+  let scratch: string;
+  let env: NodeJS.ProcessEnv;
+
+  beforeAll(() => {
+    scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'dontcache-pack-'));
+    const tarball = execFileSync('npm', ['pack', '--silent', '--pack-destination', scratch], { cwd: root, encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .pop()!;
+    const project = path.join(scratch, 'project');
+    fs.mkdirSync(project);
+    fs.writeFileSync(path.join(project, 'package.json'), '{"name":"scratch","version":"1.0.0","private":true}\n');
+    env = { ...process.env, PATH: compilerFreeBin(scratch), CC: '', CXX: '' };
+    for (const key of Object.keys(env)) if (key.startsWith('npm_') || key.startsWith('VITEST')) delete env[key];
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', path.join(scratch, tarball)], {
+      cwd: project,
+      env,
+      stdio: 'pipe',
+    });
+  }, 300_000);
+
+  afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
+
+  it('has no compiler on the PATH it installs with', () => {
+    expect(() => execFileSync('g++', ['--version'], { env, stdio: 'ignore' })).toThrow();
+    expect(() => execFileSync('make', ['--version'], { env, stdio: 'ignore' })).toThrow();
+  });
+
+  const scripts: Record<string, string> = {
+    'cjs.js': `const { pwritev2, constants, addonPath } = require('dontcache');
+const fs = require('fs');
+const fd = fs.openSync(process.argv[2], 'w');
+pwritev2(fd, [Buffer.from('hello '), Buffer.from('from cjs')], 0, constants.RWF_DONTCACHE)
+  .then((n) => { fs.closeSync(fd); console.log(JSON.stringify({ n, addonPath })); });`,
+    'esm.mjs': `import { pwritev2, constants, addonPath } from 'dontcache';
+import dc from 'dontcache';
+import fs from 'node:fs';
+const fd = fs.openSync(process.argv[2], 'w');
+const n = await pwritev2(fd, Buffer.from('hello from esm'), 0, constants.RWF_DONTCACHE);
+fs.closeSync(fd);
+console.log(JSON.stringify({ n, addonPath, sameDefault: dc.pwritev2 === pwritev2 }));`,
+  };
+
+  for (const [script, source] of Object.entries(scripts)) {
+    it(`${script} writes a file with RWF_DONTCACHE through the prebuild`, () => {
+      const project = path.join(scratch, 'project');
+      fs.writeFileSync(path.join(project, script), source);
+      const out = path.join(scratch, `${script}.out`);
+      const result = JSON.parse(execFileSync(process.execPath, [script, out], { cwd: project, env, encoding: 'utf8' }));
+      expect(result.addonPath).toMatch(/node_modules\/dontcache\/prebuilds\/linux-x64\/dontcache\.glibc\.node$/);
+      expect(fs.readFileSync(out, 'utf8')).toBe(script === 'cjs.js' ? 'hello from cjs' : 'hello from esm');
+      expect(result.n).toBe(14);
+      if (script === 'esm.mjs') expect(result.sameDefault).toBe(true);
+    });
+  }
+
+  it('ships no build directory and no sources the install does not need', () => {
+    const pkg = path.join(scratch, 'project', 'node_modules', 'dontcache');
+    expect(fs.existsSync(path.join(pkg, 'build'))).toBe(false);
+    expect(fs.existsSync(path.join(pkg, 'dist', 'index.d.ts'))).toBe(true);
+    expect(fs.existsSync(path.join(pkg, 'dist', 'index.d.mts'))).toBe(true);
+    expect(fs.existsSync(path.join(pkg, 'src'))).toBe(false);
+  });
+});
