@@ -7,6 +7,8 @@ import { loaded } from './native';
 export * from './io';
 export { constants, type Constants } from './constants';
 export { systemError, type SystemError } from './errors';
+export { probe, type ProbeResult, type ProbeOptions, type Evidence, type EvidenceSource, type EvidenceWeight, type WritebackBehaviour } from './probe';
+export { pageCacheState, dropCache, type PageCacheState, type PageCacheStateOptions, type PageCounts, type PathOrFd } from './page-cache';
 
 /** True when the native addon is loaded (Linux). Elsewhere every function throws ENOSYS. */
 export const platformSupported: boolean = loaded.supported;

@@ -1,0 +1,51 @@
+import os from 'node:os';
+import { fileSystemType } from './fs-type';
+import { releaseEvidence } from './release';
+import { kallsymsSource, tracefsSource } from './sources';
+import { tryDontcache } from './trial';
+import type { ProbeOptions, ProbeResult } from './types';
+import { weighEvidence } from './verdict';
+
+export type { Evidence, EvidenceSource, EvidenceWeight, ProbeOptions, ProbeResult, WritebackBehaviour } from './types';
+export { parseRelease, releaseEvidence, type KernelRelease } from './release';
+export { fsTypeName, fileSystemType } from './fs-type';
+export { cachestatEvidence, kallsymsEvidence, tracefsEvidence, type CachestatReading } from './evidence';
+export { weighEvidence } from './verdict';
+
+function invalidArg(name: string, expected: string, actual: unknown): TypeError {
+  const error = new TypeError(`The "${name}" argument must be ${expected}. Received ${typeof actual}`);
+  (error as NodeJS.ErrnoException).code = 'ERR_INVALID_ARG_TYPE';
+  return error;
+}
+
+/**
+ * Finds out whether RWF_DONTCACHE works in `dir` (writes and reads tried separately on a
+ * temporary file there, always removed) and which writeback behaviour the kernel has,
+ * from the release number, tracefs, kallsyms and an empirical cachestat test. Rejects
+ * with a Node-style system error when `dir` cannot be used (ENOENT, EACCES, EROFS, ...).
+ */
+export async function probe(dir = '.', options: ProbeOptions = {}): Promise<ProbeResult> {
+  if (typeof dir !== 'string') throw invalidArg('dir', 'of type string', dir);
+  if (options === null || typeof options !== 'object') throw invalidArg('options', 'of type object', options);
+  const fsType = await fileSystemType(dir);
+  const kernel = os.release();
+  const trial = await tryDontcache(dir);
+  const evidence = [
+    releaseEvidence(kernel),
+    await tracefsSource(options.mountTracefs === true),
+    await kallsymsSource(),
+    trial.cachestat,
+  ];
+  const { writeback, verdictReason } = weighEvidence(evidence, trial);
+  const result: ProbeResult = {
+    kernel,
+    fsType,
+    dontcacheWrite: trial.dontcacheWrite,
+    dontcacheRead: trial.dontcacheRead,
+    writeback,
+    evidence,
+    verdictReason,
+  };
+  if (trial.refusedWith !== undefined) result.refusedWith = trial.refusedWith;
+  return result;
+}
