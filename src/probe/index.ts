@@ -11,6 +11,7 @@ export { parseRelease, releaseEvidence, type KernelRelease } from './release';
 export { fsTypeName, fileSystemType } from './fs-type';
 export { cachestatEvidence, kallsymsEvidence, tracefsEvidence, type CachestatReading } from './evidence';
 export { weighEvidence } from './verdict';
+export { adviceFor } from './advice';
 
 function invalidArg(name: string, expected: string, actual: unknown): TypeError {
   const error = new TypeError(`The "${name}" argument must be ${expected}. Received ${typeof actual}`);

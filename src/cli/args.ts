@@ -1,0 +1,104 @@
+// Shared command-line plumbing: one Command per subcommand, parsing with
+// node:util parseArgs, usage errors and help text.
+import { parseArgs } from 'node:util';
+import type { Output } from './output';
+
+/** A mistake in how the command was called: exit code 2 and a hint to --help. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+/** Exit codes of every subcommand. */
+export const EXIT = Object.freeze({ ok: 0, failure: 1, usage: 2 });
+
+export interface OptionSpec {
+  type: 'boolean' | 'string';
+  short?: string;
+  /** For string options: the placeholder in the help text. */
+  value?: string;
+  description: string;
+}
+
+export interface ParsedArgs {
+  values: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+/** A subcommand: `dontcache <name> ...`. Add new ones to the registry in src/cli.ts. */
+export interface Command {
+  name: string;
+  /** One line for `dontcache --help`. */
+  summary: string;
+  /** Positional arguments in the usage line, e.g. '[dir]' or '<file...>'. */
+  operands: string;
+  /** Bounds on the number of positionals. */
+  minOperands: number;
+  maxOperands: number;
+  /** Paragraph(s) after the usage line. */
+  description: string;
+  /** Options besides --help and --json, which every command has. */
+  options: Record<string, OptionSpec>;
+  /** Does the work; resolves with the exit code. Throw UsageError for bad usage. */
+  run(args: ParsedArgs, out: Output): Promise<number>;
+}
+
+/** --help and --json: every command has them. */
+export const COMMON_OPTIONS: Record<string, OptionSpec> = {
+  help: { type: 'boolean', short: 'h', description: 'show this help and exit' },
+  json: { type: 'boolean', description: 'print one JSON document on stdout instead of text' },
+};
+
+function allOptions(command: Command): Record<string, OptionSpec> {
+  return { ...command.options, ...COMMON_OPTIONS };
+}
+
+/** Parses argv for `command`; throws UsageError on unknown options or wrong operand counts. */
+export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs {
+  const options = Object.fromEntries(
+    Object.entries(allOptions(command)).map(([name, o]) => [name, o.short ? { type: o.type, short: o.short } : { type: o.type }]),
+  );
+  let parsed: ParsedArgs;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true }) as ParsedArgs;
+  } catch (error) {
+    // parseArgs throws TypeErrors with ERR_PARSE_ARGS_* codes; keep their first sentence.
+    const message = (error as Error).message.split('\n')[0];
+    throw new UsageError(message.split(/\.\s/)[0].replace(/\.$/, '').replace(/^Unknown/, 'unknown'));
+  }
+  if (parsed.values.help) return parsed;
+  const n = parsed.positionals.length;
+  if (n < command.minOperands) throw new UsageError(`missing operand: ${command.operands}`);
+  if (n > command.maxOperands) throw new UsageError(`unexpected operand '${parsed.positionals[command.maxOperands]}'`);
+  return parsed;
+}
+
+/** A string option's value, checked against `choices`. */
+export function choice<T extends string>(args: ParsedArgs, name: string, choices: readonly T[], fallback: T): T {
+  const value = args.values[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !choices.includes(value as T)) {
+    throw new UsageError(`--${name} must be one of ${choices.join(', ')}; got '${String(value)}'`);
+  }
+  return value as T;
+}
+
+/** The text `dontcache <command> --help` prints. */
+export function commandHelp(command: Command): string {
+  const rows = Object.entries(allOptions(command)).map(([name, o]) => {
+    const flag = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ` <${o.value ?? 'value'}>` : ''}`;
+    return `  ${flag.padEnd(28)} ${o.description}`;
+  });
+  return [
+    `Usage: dontcache ${command.name} [options] ${command.operands}`.trimEnd(),
+    '',
+    command.summary,
+    '',
+    command.description,
+    '',
+    'Options:',
+    ...rows,
+    '',
+    'Exit status: 0 ok, 1 runtime error (one line on stderr), 2 bad usage.',
+    '',
+  ].join('\n');
+}

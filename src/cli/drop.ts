@@ -1,0 +1,46 @@
+import { dropCache, pageCacheState, type PageCacheState } from '../page-cache';
+import { EXIT, type Command } from './args';
+import { errorLine, errorRecord, formatBytes, formatPercent, table } from './output';
+
+export interface DropRecord {
+  path: string;
+  before: PageCacheState;
+  after: PageCacheState;
+}
+
+export const dropCommand: Command = {
+  name: 'drop',
+  summary: "Push files' pages out of the page cache (write back dirty pages, then drop).",
+  operands: '<file...>',
+  minOperands: 1,
+  maxOperands: Infinity,
+  description: [
+    'For each file: waits for writeback of its dirty pages (sync_file_range), then',
+    'POSIX_FADV_DONTNEED, and shows the cached bytes before and after. Pages mapped or',
+    'locked by other processes stay. Not a durability guarantee: use fsync for that.',
+  ].join('\n'),
+  options: {},
+  async run(args, out) {
+    const dropped: DropRecord[] = [];
+    const errors: ReturnType<typeof errorRecord>[] = [];
+    for (const path of args.positionals) {
+      try {
+        const before = await pageCacheState(path);
+        dropped.push({ path, before, after: await dropCache(path) });
+      } catch (error) {
+        errors.push(errorRecord(path, error));
+        if (!args.values.json) out.error(`dontcache drop: ${errorLine(error)}`);
+      }
+    }
+    if (args.values.json) out.json({ files: dropped, errors });
+    else if (dropped.length > 0) {
+      const rows = [['BEFORE', '', 'AFTER', '', 'FILE'].map((h) => out.bold(h))];
+      for (const d of dropped) {
+        rows.push([formatBytes(d.before.bytes.cached), formatPercent(d.before.residentFraction),
+          formatBytes(d.after.bytes.cached), formatPercent(d.after.residentFraction), d.path]);
+      }
+      for (const line of table(rows, 'rrrrl')) out.line(line);
+    }
+    return errors.length ? EXIT.failure : EXIT.ok;
+  },
+};

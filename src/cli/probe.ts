@@ -1,0 +1,67 @@
+import { adviceFor, probe, type Evidence, type ProbeResult } from '../probe';
+import { EXIT, type Command } from './args';
+import { table, type Output } from './output';
+
+function verdictColor(out: Output, result: ProbeResult): (s: string) => string {
+  if (result.writeback === 'unsupported') return out.red;
+  if (result.writeback === 'unknown') return out.yellow;
+  return out.green;
+}
+
+function support(out: Output, ok: boolean, refused?: string): string {
+  return ok ? out.green('supported') : out.red(`refused${refused ? ` (${refused})` : ''}`);
+}
+
+function evidenceRows(out: Output, evidence: Evidence[]): string[] {
+  return table(
+    evidence.map((e) => [e.source, e.says === 'unknown' ? out.dim(e.says) : e.says, e.weight, e.detail]),
+    'llll',
+  );
+}
+
+/** The human report of `dontcache probe`. */
+export function printProbe(out: Output, dir: string, result: ProbeResult): void {
+  const readRefused = result.dontcacheRead ? undefined : result.refusedWith;
+  out.line(out.bold(`RWF_DONTCACHE in ${dir}`));
+  for (const row of table([
+    ['kernel', result.kernel],
+    ['file system', result.fsType],
+    ['write', support(out, result.dontcacheWrite, result.dontcacheWrite ? undefined : result.refusedWith)],
+    ['read', support(out, result.dontcacheRead, readRefused)],
+    ['writeback', out.bold(verdictColor(out, result)(result.writeback))],
+    ['why', result.verdictReason],
+  ], 'll')) out.line(`  ${row}`);
+  out.line();
+  out.line(out.bold('Evidence'));
+  for (const row of evidenceRows(out, result.evidence)) out.line(`  ${row}`);
+  out.line();
+  out.line(out.bold('What this means'));
+  for (const line of adviceFor(result)) out.line(`  ${line}`);
+}
+
+export const probeCommand: Command = {
+  name: 'probe',
+  summary: 'Does RWF_DONTCACHE work in a directory, and how does this kernel write it back?',
+  operands: '[dir]',
+  minOperands: 0,
+  maxOperands: 1,
+  description: [
+    'Tries a dontcache write and read on a temporary file in dir (default: the current',
+    'directory; the file is always removed), then weighs the kernel release, tracefs,',
+    'kallsyms and an empirical cachestat test to tell the writeback behaviour:',
+    '  inline-flush  the writer submits writeback itself (Linux 6.14-7.1)',
+    '  flusher-kick  the flusher thread writes back (Linux 7.2+)',
+    '  unsupported   the kernel has no RWF_DONTCACHE',
+    '  unknown       the evidence does not decide',
+  ].join('\n'),
+  options: {
+    'mount-tracefs': { type: 'boolean', description: 'mount tracefs if needed (root), unmount it afterwards' },
+  },
+  async run(args, out) {
+    const dir = args.positionals[0] ?? '.';
+    const result = await probe(dir, { mountTracefs: args.values['mount-tracefs'] === true });
+    if (args.values.json) out.json({ dir, ...result });
+    else printProbe(out, dir, result);
+    return EXIT.ok;
+  },
+};
