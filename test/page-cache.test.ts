@@ -1,0 +1,137 @@
+// pageCacheState and dropCache against what the kernel really holds.
+import fs from 'node:fs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { dropCache, pageCacheState } from '../src/page-cache';
+import { fdatasyncSync, pwritev2Sync } from '../src/io';
+import { constants as C } from '../src/constants';
+import { cleanupTempFiles, tempPath, testFs } from './helpers/fs';
+
+const MiB = 1024 * 1024;
+const ext4 = testFs('ext4');
+if (!ext4.dir) console.warn(`[page-cache] skipping ext4 tests: ${ext4.skip}`);
+
+afterAll(cleanupTempFiles);
+
+function pattern(size: number, seed: number): Buffer {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i < size; i += 4) b.writeUInt32LE((i * 2654435761 + seed) >>> 0, i);
+  return b;
+}
+
+/** A new file of `size` bytes written with pwritev2 `flags`, then fdatasync'ed. */
+function written(size: number, flags: number, name: string): string {
+  const file = tempPath(ext4.dir, name);
+  const fd = fs.openSync(file, 'w');
+  try {
+    pwritev2Sync(fd, pattern(size, 7), 0, flags);
+    fdatasyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return file;
+}
+
+describe.skipIf(!ext4.dir)('pageCacheState', () => {
+  it('a file just written buffered is fully resident; after dropCache it is not', async () => {
+    const file = tempPath(ext4.dir, 'buffered');
+    fs.writeFileSync(file, pattern(8 * MiB, 1));
+    const before = await pageCacheState(file);
+    expect(before).toMatchObject({ method: 'cachestat', pageSize: C.PAGE_SIZE, size: 8 * MiB, offset: 0, length: 8 * MiB });
+    expect(before.pages.total).toBe((8 * MiB) / C.PAGE_SIZE);
+    expect(before.residentFraction).toBeGreaterThan(0.95);
+    // Nothing synced yet: the pages are dirty or being written back.
+    expect(before.pages.dirty! + before.pages.writeback!).toBeGreaterThan(0);
+    expect(before.bytes.cached).toBe(before.pages.cached * C.PAGE_SIZE);
+
+    const after = await dropCache(file);
+    expect(after.residentFraction).toBeLessThan(0.05);
+    expect(after.pages).toMatchObject({ dirty: 0, writeback: 0 });
+    // Dropping lost no byte: the data reads back from the device.
+    expect(fs.readFileSync(file).equals(pattern(8 * MiB, 1))).toBe(true);
+  });
+
+  it('mincore gives the same residency as cachestat on the same file', async () => {
+    const file = written(4 * MiB, 0, 'both');
+    for (const expected of ['resident', 'dropped'] as const) {
+      if (expected === 'dropped') await dropCache(file);
+      const viaCachestat = await pageCacheState(file, { method: 'cachestat' });
+      const viaMincore = await pageCacheState(file, { method: 'mincore' });
+      expect(viaMincore.method).toBe('mincore');
+      expect(viaMincore.pages.total).toBe(viaCachestat.pages.total);
+      expect(Math.abs(viaMincore.pages.cached - viaCachestat.pages.cached)).toBeLessThanOrEqual(2);
+      expect(viaMincore.pages).toMatchObject({ dirty: null, writeback: null, evicted: null, recentlyEvicted: null });
+      expect(viaMincore.bytes.dirty).toBeNull();
+      expect(viaCachestat.residentFraction).toBeCloseTo(expected === 'resident' ? 1 : 0, 1);
+    }
+  });
+
+  it('shows the difference between a buffered and an RWF_DONTCACHE write', async () => {
+    const buffered = await pageCacheState(written(8 * MiB, 0, 'plain'));
+    const uncached = await pageCacheState(written(8 * MiB, C.RWF_DONTCACHE, 'dontcache'));
+    expect(buffered.residentFraction).toBeGreaterThan(0.9);
+    expect(uncached.residentFraction).toBeLessThan(0.1);
+  });
+
+  it('looks at a range only', async () => {
+    const file = written(4 * MiB, 0, 'range');
+    await dropCache(file);
+    const fd = fs.openSync(file, 'r');
+    try {
+      fs.readSync(fd, Buffer.alloc(MiB), 0, MiB, 2 * MiB);
+      const read = await pageCacheState(fd, { offset: 2 * MiB, length: MiB });
+      const untouched = await pageCacheState(fd, { offset: 0, length: MiB });
+      expect(read).toMatchObject({ offset: 2 * MiB, length: MiB });
+      expect(read.pages.total).toBe(MiB / C.PAGE_SIZE);
+      expect(read.residentFraction).toBe(1);
+      expect(untouched.residentFraction).toBe(0);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
+  it('counts partial pages and clips ranges to the file', async () => {
+    const file = tempPath(ext4.dir, 'odd');
+    fs.writeFileSync(file, pattern(10_000, 3));
+    const s = await pageCacheState(file, { offset: 0, length: 1 << 30 });
+    expect(s.length).toBe(10_000);
+    expect(s.pages.total).toBe(Math.ceil(10_000 / C.PAGE_SIZE));
+    expect(s.bytes.total).toBe(10_000);
+    expect(s.bytes.cached).toBe(10_000);
+    const beyond = await pageCacheState(file, { offset: 20_000 });
+    expect(beyond).toMatchObject({ offset: 10_000, length: 0, residentFraction: 0 });
+    expect(beyond.pages.total).toBe(0);
+  });
+
+  it('an empty file has nothing to count', async () => {
+    const file = tempPath(ext4.dir, 'empty');
+    fs.writeFileSync(file, '');
+    for (const method of ['cachestat', 'mincore'] as const) {
+      const s = await pageCacheState(file, { method });
+      expect(s).toMatchObject({ method, size: 0, residentFraction: 0 });
+      expect(s.pages.total).toBe(0);
+    }
+  });
+});
+
+describe('pageCacheState and dropCache errors', () => {
+  it('a missing file: ENOENT with the path', async () => {
+    await expect(pageCacheState('/nonexistent/file')).rejects.toMatchObject({ code: 'ENOENT', path: '/nonexistent/file' });
+    await expect(dropCache('/nonexistent/file')).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('a directory: EISDIR', async () => {
+    await expect(pageCacheState(__dirname)).rejects.toMatchObject({ code: 'EISDIR', path: __dirname });
+  });
+
+  it('a bad fd: EBADF', async () => {
+    await expect(pageCacheState(2 ** 30)).rejects.toMatchObject({ code: 'EBADF' });
+  });
+
+  it('bad arguments: TypeError / RangeError with Node codes', async () => {
+    await expect(pageCacheState({} as unknown as string)).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(pageCacheState(__filename, { offset: -1 })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' });
+    await expect(pageCacheState(__filename, { length: 1.5 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    await expect(pageCacheState(__filename, { offset: '1' as unknown as number })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(pageCacheState(__filename, { method: 'x' as 'auto' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+  });
+});
