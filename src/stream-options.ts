@@ -171,3 +171,32 @@ export function fileSystemHint(type: number): FileSystemHint {
 export function lookUpFileSystemHint(fd: number, cb: (hint: FileSystemHint) => void): void {
   fs.statfs(`/proc/self/fd/${fd}`, (error, stats) => cb(error ? 'try-dontcache' : fileSystemHint(Number(stats.type))));
 }
+
+/**
+ * The strategy 'auto' picks for a file: RWF_DONTCACHE where the file system may take
+ * it (the first I/O tells; a refusal switches per `fallback`), the userspace way where
+ * it is known to be refused, and plain I/O on tmpfs/ramfs where the page cache is the
+ * storage and there is nothing to drop.
+ */
+export function autoStrategy(hint: FileSystemHint, fallback: FallbackOption): CacheStrategy {
+  if (hint === 'memory') return 'buffered';
+  if (hint === 'refuses-dontcache') return fallback === 'buffered' ? 'buffered' : 'writeback';
+  return 'dontcache';
+}
+
+/** Where a stream goes when RWF_DONTCACHE is refused (fallback 'error' never gets here). */
+export function fallbackStrategy(fallback: FallbackOption): CacheStrategy {
+  return fallback === 'buffered' ? 'buffered' : 'writeback';
+}
+
+/**
+ * Whether a failed I/O is worth repeating without RWF_DONTCACHE: EOPNOTSUPP (libuv
+ * 'ENOTSUP') on a call that carried the flag, and a fallback other than 'error'.
+ * The kernel checks flags before moving any byte, so the repeat writes nothing twice;
+ * it also answers EOPNOTSUPP for other refused flags, hence the repeat decides.
+ */
+export function mayRetryWithoutDontcache(error: { code?: string }, flags: number, fallback: FallbackOption): boolean {
+  return (flags & RWF_DONTCACHE) !== 0 && error.code === 'ENOTSUP' && fallback !== 'error';
+}
+
+export const RWF_DONTCACHE = 0x80;

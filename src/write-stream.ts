@@ -12,9 +12,9 @@ import { constants } from './constants';
 import { cachestatSync, fdatasync, pwritev2Callback, type CacheStat } from './io';
 import { LatencyHistogram, type LatencySummary } from './latency';
 import {
-  CACHE_OPTIONS, FALLBACK_OPTIONS, booleanOption, choiceOption, closeFile, fileOption, integerOption,
-  lookUpFileSystemHint, optionsArgument, pathArgument, type CacheOption, type CacheStrategy, type FallbackEvent,
-  type FallbackOption, type FileSystemHint,
+  CACHE_OPTIONS, FALLBACK_OPTIONS, autoStrategy, booleanOption, choiceOption, closeFile, fallbackStrategy, fileOption,
+  integerOption, lookUpFileSystemHint, mayRetryWithoutDontcache, optionsArgument, pathArgument, type CacheOption,
+  type CacheStrategy, type FallbackEvent, type FallbackOption,
 } from './stream-options';
 import { DEFAULT_WINDOW_SIZE, WritebackWindow, settleRange } from './writeback-window';
 import { systemError, type SystemError } from './errors';
@@ -238,22 +238,11 @@ export class DontcacheWriteStream extends Writable {
         callback();
       } else {
         lookUpFileSystemHint(fd, (hint) => {
-          this.useStrategy(this.autoStrategy(hint));
+          this.useStrategy(autoStrategy(hint, this.fallback));
           callback();
         });
       }
     });
-  }
-
-  /**
-   * 'auto': RWF_DONTCACHE where the file system may take it (its first write tells;
-   * a refusal switches per `fallback`), the writeback window where it is known to be
-   * refused, and plain writes on tmpfs/ramfs where the page cache is the storage.
-   */
-  private autoStrategy(hint: FileSystemHint): CacheStrategy {
-    if (hint === 'memory') return 'buffered';
-    if (hint === 'refuses-dontcache') return this.fallback === 'buffered' ? 'buffered' : 'writeback';
-    return 'dontcache';
   }
 
   private useStrategy(strategy: CacheStrategy): void {
@@ -304,17 +293,13 @@ export class DontcacheWriteStream extends Writable {
       const landed = error ? (error.bytesWritten ?? 0) : bytes;
       this.advance(landed);
       if (!error) this.ioDone(callback, this.window?.error ?? null);
-      else if (flags & RWF_DONTCACHE && error.code === 'ENOTSUP' && this.fallback !== 'error') {
+      else if (mayRetryWithoutDontcache(error, flags, this.fallback)) {
         this.retryWithoutDontcache(skipBytes(buffers, landed), flags & ~RWF_DONTCACHE, error, position, callback);
       } else this.ioDone(callback, error);
     });
   }
 
-  /**
-   * EOPNOTSUPP also comes for other refused flags, so the same bytes are written
-   * again without RWF_DONTCACHE, and only if that succeeds does the stream switch.
-   * The kernel checks flags before writing anything, so nothing is written twice.
-   */
+  /** Writes the refused bytes again without RWF_DONTCACHE; switches only if that succeeds. */
   private retryWithoutDontcache(
     rest: Buffer[], flags: number, refusal: SystemError, position: number, callback: WriteCallback,
   ): void {
@@ -327,7 +312,7 @@ export class DontcacheWriteStream extends Writable {
         this.ioDone(callback, error);
         return;
       }
-      const to: CacheStrategy = this.fallback === 'buffered' ? 'buffered' : 'writeback';
+      const to = fallbackStrategy(this.fallback);
       this.counts.fallbacks++;
       this.useStrategy(to);
       // The window starts with the bytes just written, so it settles them too.
