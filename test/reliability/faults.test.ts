@@ -1,30 +1,21 @@
 // Real faults around the low-level write API, each in a child Node process:
 // ENOSPC on small file systems, EIO/EINTR/short writes injected with strace, and
 // a file-size limit (prlimit) that makes the kernel cut a write short.
-import { randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  prlimitUnavailableReason, runNodeChildOk, straceUnavailableReason, type ChildOptions,
+  distUnavailableReason, prlimitUnavailableReason, runNodeChildOk, straceUnavailableReason, type ChildOptions,
 } from '../helpers/faults';
 import { mountUnavailableReason, withMount, type FsKind } from '../helpers/mounts';
 import { guardLeaks, tempDir } from './leaks';
+import { MiB, expectFileEquals, expectSystemError, fillLeaving, makeInput, type ErrorShape } from './support';
 
 guardLeaks();
 
-const MiB = 1024 * 1024;
 const MODES = ['sync', 'async', 'callback'] as const;
 type Mode = (typeof MODES)[number];
 
-interface ErrorShape {
-  name: string;
-  code: string;
-  errno: number;
-  syscall: string;
-  bytesWritten?: number;
-  message: string;
-}
 interface WriteOutcome {
   results: { bytes?: number; error?: ErrorShape }[];
   sync?: { ok?: true; error?: ErrorShape };
@@ -39,15 +30,6 @@ interface WriteSpec {
 const work = tempDir();
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
-let inputs = 0;
-/** A file of `bytes` random bytes the child reads its buffers from. */
-function makeInput(bytes: number): { file: string; data: Buffer } {
-  const data = randomFillSync(Buffer.allocUnsafe(bytes));
-  const file = path.join(work, `input.${inputs++}`);
-  fs.writeFileSync(file, data);
-  return { file, data };
-}
-
 /** Runs fixtures/write.js; input is a file of exactly the bytes all writes take. */
 function runWrites(
   output: string,
@@ -56,42 +38,15 @@ function runWrites(
   options: ChildOptions & { fdatasync?: 'sync' | 'async'; open?: string } = {},
 ): { outcome: WriteOutcome; data: Buffer } {
   const total = writes.reduce((sum, w) => sum + w.chunks.reduce((a, b) => a + b, 0), 0);
-  const { file, data } = makeInput(total);
+  const { file, data } = makeInput(work, total);
   const spec = { input: file, output, open: options.open ?? 'w+', mode, fdatasync: options.fdatasync, writes };
   const outcome = runNodeChildOk<WriteOutcome>('write.js', [JSON.stringify(spec)], options);
   fs.rmSync(file);
   return { outcome, data };
 }
 
-function expectSystemError(error: ErrorShape | undefined, code: string, errno: number, syscall: string): void {
-  expect(error, 'an error').toBeDefined();
-  expect(error!.name).toBe('Error');
-  expect(error!.code).toBe(code);
-  expect(error!.errno).toBe(-errno);
-  expect(error!.syscall).toBe(syscall);
-  expect(error!.message).toContain(`${code}: `);
-}
-
-/** The file holds exactly `expected` (compared in one go; a diff of MiBs is useless). */
-function expectFileEquals(file: string, expected: Buffer): void {
-  const actual = fs.readFileSync(file);
-  expect(actual.length).toBe(expected.length);
-  expect(Buffer.compare(actual, expected), 'file content').toBe(0);
-}
-
-/** Fills the file system of `dir` with a filler file until about `free` bytes are left. */
-function fillLeaving(dir: string, free: number): void {
-  const { bavail, bsize } = fs.statfsSync(dir);
-  const fd = fs.openSync(path.join(dir, 'filler'), 'w');
-  try {
-    const fill = Buffer.alloc(4 * MiB, 1);
-    for (let left = bavail * bsize - free; left > 0; ) left -= fs.writeSync(fd, fill, 0, Math.min(fill.length, left));
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
+let outputs = 0;
+const output = () => path.join(work, `out.${outputs++}`);
 const chunks = (count: number, size: number) => Array.from({ length: count }, () => size);
 
 describe('ENOSPC on a nearly full file system', () => {
@@ -103,7 +58,7 @@ describe('ENOSPC on a nearly full file system', () => {
     { kind: 'tmpfs', sizeMiB: 64 },
   ];
   for (const { kind, sizeMiB } of cases) {
-    const reason = mountUnavailableReason(kind) ?? prlimitUnavailableReason();
+    const reason = mountUnavailableReason(kind) ?? distUnavailableReason();
     describe.skipIf(reason !== undefined)(`${kind} ${sizeMiB} MiB${reason ? ` (skipped: ${reason})` : ''}`, () => {
       it.each(MODES)('one %s pwritev2 larger than the free space reports the prefix it wrote', async (mode) => {
         await withMount(kind, sizeMiB, (mount) => {
@@ -141,7 +96,6 @@ describe('ENOSPC on a nearly full file system', () => {
 
 const noStrace = straceUnavailableReason();
 describe.skipIf(noStrace !== undefined)(`strace-injected faults${noStrace ? ` (skipped: ${noStrace})` : ''}`, () => {
-  const output = () => path.join(work, `out.${inputs++}`);
 
   it.each(MODES)('EIO at the 2nd pwritev2 of one %s call (more than IOV_MAX buffers): the first batch is claimed, nothing more', (mode) => {
     const out = output();
@@ -231,7 +185,7 @@ describe.skipIf(noPrlimit !== undefined)(`file-size limit (prlimit --fsize)${noP
   const LIMIT = MiB + 12345;
 
   it.each(MODES)('a %s write across the limit is cut short by the kernel, then EFBIG claims exactly the prefix', (mode) => {
-    const out = path.join(work, `fsize.${inputs++}`);
+    const out = output();
     const { outcome, data } = runWrites(out, [{ chunks: [700_000, 700_000, 700_000], position: 5000 }], mode, {
       fsize: LIMIT,
     });
@@ -243,7 +197,7 @@ describe.skipIf(noPrlimit !== undefined)(`file-size limit (prlimit --fsize)${noP
   });
 
   it('writes up to the limit exactly succeed; the next one fails with nothing claimed (SIGXFSZ is ignored)', () => {
-    const out = path.join(work, `fsize.${inputs++}`);
+    const out = output();
     const { outcome, data } = runWrites(
       out,
       [{ chunks: [LIMIT - 10], position: null }, { chunks: [10], position: null }, { chunks: [1], position: null }],
