@@ -142,10 +142,15 @@ async function main() {
       const writes = 16;
       let dirty = 0, clean = 0;
       const samples = [];
+      const bufs = Array.from({ length: writes }, (_, i) => pattern(MiB, i + 10));
+      // Sync calls: measure as soon as the write returns (the thread-pool hop of the async API
+      // gives a flusher-kick kernel's flusher time to start, under emulation most of all).
+      const write = has('pwritev2Sync') ? (b, pos) => pkg.pwritev2Sync(fd, [b], pos, DC) : (b, pos) => pkg.pwritev2(fd, [b], pos, DC);
+      const stat = has('cachestatSync') ? (pos) => pkg.cachestatSync(fd, pos, MiB) : (pos) => pkg.cachestat(fd, pos, MiB);
       try {
         for (let i = 0; i < writes; i++) {
-          await pkg.pwritev2(fd, [pattern(MiB, i + 10)], i * MiB, DC);
-          const c = await pkg.cachestat(fd, i * MiB, MiB);
+          await write(bufs[i], i * MiB);
+          const c = await stat(i * MiB);
           if (c.dirty > MiB / PAGE / 2) dirty++; else clean++;
           if (i < 4) samples.push(c);
         }
