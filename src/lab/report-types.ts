@@ -1,0 +1,170 @@
+/**
+ * The latency lab's report, as `dontcache bench --json` writes it. Versioned: a
+ * field's meaning never changes within one `version`; new optional fields may appear.
+ * The JSON Schema of the same shape is `LAB_REPORT_SCHEMA` (src/lab/schema.ts).
+ */
+
+/** Bumped when a field is removed or changes meaning. */
+export const LAB_REPORT_VERSION = 1;
+
+export const SCENARIO_NAMES = ['seq-write', 'rand-write', 'stream', 'many-files', 'noisy-neighbour', 'temp-file', 'memcg'] as const;
+export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+
+export const MODE_NAMES = ['buffered', 'dontcache', 'writeback', 'auto', 'direct'] as const;
+export type ModeName = (typeof MODE_NAMES)[number];
+
+/** A figure over the trials: the median and the spread (smallest, largest). */
+export interface LabStat {
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** Latency percentiles in microseconds, each as median and spread over the trials. */
+export interface LabLatency {
+  p50: LabStat;
+  p90: LabStat;
+  p99: LabStat;
+  p999: LabStat;
+  max: LabStat;
+}
+
+/** What one trial of one mode measured (the medians in {@link LabModeMetrics} come from these). */
+export interface LabTrial {
+  /** Per-write syscall latency, µs, measured on the worker thread (null where the API hides it, e.g. fs.createWriteStream). */
+  syscallUs: LabPercentiles | null;
+  /** Per-write latency as the writing JavaScript sees it (call to callback), µs. */
+  callbackUs: LabPercentiles;
+  eventLoopDelayP99Us: number;
+  /** Bytes written per second of the write phase (without the final fdatasync), MB/s (10^6). */
+  throughputMBps: number;
+  /** Writer process CPU time (user + system, all threads) during the write phase, ms. */
+  cpuMs: number;
+  /** The final fdatasync of the written files, ms. */
+  syncMs: number;
+  /** Percent of the written pages still in the page cache after the final fdatasync (cachestat). */
+  residencyPct: number;
+  /** Peak growth over the trial of /proc/meminfo Dirty, Writeback and Cached, MiB. */
+  peakDirtyMiB: number;
+  peakWritebackMiB: number;
+  peakCachedMiB: number;
+  /** The noisy neighbour / temp-file churner running at the same time, where there is one. */
+  neighbour?: LabNeighbourTrial;
+}
+
+/** One set of percentiles, µs. */
+export interface LabPercentiles {
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+export interface LabNeighbourTrial {
+  /** What the neighbour did, e.g. "buffered seq-write 1 MiB blocks". */
+  role: string;
+  throughputMBps: number;
+  syscallUs: LabPercentiles | null;
+}
+
+/** Medians and spreads of one mode in one scenario. */
+export interface LabModeMetrics {
+  syscallUs: LabLatency | null;
+  callbackUs: LabLatency;
+  eventLoopDelayP99Us: LabStat;
+  throughputMBps: LabStat;
+  cpuMs: LabStat;
+  syncMs: LabStat;
+  residencyPct: LabStat;
+  peakDirtyMiB: LabStat;
+  peakWritebackMiB: LabStat;
+  peakCachedMiB: LabStat;
+  neighbourThroughputMBps?: LabStat;
+  neighbourSyscallP999Us?: LabStat;
+}
+
+export interface LabModeResult {
+  mode: ModeName;
+  /** How this mode writes in this scenario, e.g. "pwritev2 RWF_DONTCACHE" or "fs.createWriteStream". */
+  implementation: string;
+  status: 'ok' | 'failed' | 'skipped';
+  /** Why the mode failed (the first failing trial's error) or was skipped. */
+  reason?: string;
+  /** The write stream's strategy, for `auto` (what 'auto' resolved to). */
+  strategy?: string;
+  metrics?: LabModeMetrics;
+  /** Latency percentile curves, [fraction, µs] points, point-wise median over the trials (for plots). */
+  curves?: { syscallUs: [number, number][] | null; callbackUs: [number, number][] };
+  trials: LabTrial[];
+}
+
+export interface LabScenarioResult {
+  name: ScenarioName;
+  description: string;
+  status: 'ok' | 'skipped';
+  reason?: string;
+  /** Workload parameters: block size, bytes per file, files, limits. */
+  params: Record<string, number | string>;
+  modes: LabModeResult[];
+}
+
+/** The probe's findings, as the verdict used them. */
+export interface LabProbe {
+  kernel: string;
+  fsType: string;
+  dontcacheWrite: boolean;
+  dontcacheRead: boolean;
+  refusedWith?: string;
+  writeback: 'inline-flush' | 'flusher-kick' | 'unsupported' | 'unknown';
+  evidence: string[];
+  verdictReason: string;
+}
+
+export interface LabVerdict {
+  /** The probe's writeback behaviour. */
+  writeback: LabProbe['writeback'];
+  /** Do the measurements agree with it? null when there is too little data to say. */
+  agrees: boolean | null;
+  /** What the agreement check looked at. */
+  reason: string;
+  /** dontcache / buffered and writeback / buffered ratios of median syscall p50 and p99.9 (per scenario). */
+  ratios: LabRatio[];
+  /** One sentence: what to pick here. */
+  advice: string;
+}
+
+export interface LabRatio {
+  scenario: ScenarioName;
+  mode: ModeName;
+  /** Which latency the ratios compare: syscall where both modes have it, else write callback. */
+  basis: 'syscall' | 'callback';
+  /** Against buffered: mode p50 / buffered p50. */
+  p50: number;
+  p999: number;
+  throughput: number;
+}
+
+export interface LabReport {
+  schema: 'dontcache-lab-report';
+  version: typeof LAB_REPORT_VERSION;
+  createdAt: string;
+  /** Wall time of the whole run, seconds. */
+  durationS: number;
+  machine: { kernel: string; cpus: number; memoryBytes: number; node: string; uid: number };
+  dir: string;
+  options: {
+    sizeBytes: number;
+    trials: number;
+    warmup: boolean;
+    scenarios: ScenarioName[];
+    modes: ModeName[];
+    full: boolean;
+    dropCaches: boolean;
+  };
+  probe: LabProbe | null;
+  scenarios: LabScenarioResult[];
+  verdict: LabVerdict;
+  /** Set when the run stopped early (SIGINT): the report holds what finished. */
+  interrupted?: boolean;
+}

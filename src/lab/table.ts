@@ -1,0 +1,90 @@
+/** The terminal form of a report: one table per scenario, then the verdict. */
+import type { LabLatency, LabModeResult, LabReport, LabStat } from './report-types';
+
+function num(n: number): string {
+  if (n >= 1000) return n.toFixed(0);
+  if (n >= 100) return n.toFixed(0);
+  if (n >= 10) return n.toFixed(1);
+  return n.toFixed(2);
+}
+
+/** Microseconds in a readable unit. */
+export function formatUs(us: number): string {
+  if (us >= 1e6) return `${num(us / 1e6)}s`;
+  if (us >= 1000) return `${num(us / 1000)}ms`;
+  return `${num(us)}us`;
+}
+
+/** A median with its spread, when the spread is wide enough to matter. */
+function withSpread(s: LabStat, format: (n: number) => string): string {
+  const wide = s.median > 0 && (s.max - s.min) / s.median > 0.1;
+  return wide ? `${format(s.median)} (${format(s.min)}-${format(s.max)})` : format(s.median);
+}
+
+const COLUMNS = ['mode', 'p50', 'p99', 'p99.9', 'max', 'cb p99.9', 'loop p99', 'MB/s', 'cpu ms', 'sync ms', 'cached', 'dirty+', 'wb+', 'cache+'];
+
+function latencyCells(l: LabLatency | null): string[] {
+  if (!l) return ['-', '-', '-', '-'];
+  return [l.p50, l.p99, l.p999, l.max].map((s) => formatUs(s.median));
+}
+
+function row(m: LabModeResult, neighbour: boolean): string[] {
+  if (m.status !== 'ok' || !m.metrics) return [m.mode, `${m.status}: ${m.reason ?? ''}`];
+  const x = m.metrics;
+  const cells = [
+    m.strategy && m.mode === 'auto' ? `auto→${m.strategy}` : m.mode,
+    ...latencyCells(x.syscallUs),
+    formatUs(x.callbackUs.p999.median),
+    formatUs(x.eventLoopDelayP99Us.median),
+    withSpread(x.throughputMBps, num),
+    num(x.cpuMs.median),
+    num(x.syncMs.median),
+    `${x.residencyPct.median.toFixed(1)}%`,
+    `${num(x.peakDirtyMiB.median)}M`,
+    `${num(x.peakWritebackMiB.median)}M`,
+    `${num(x.peakCachedMiB.median)}M`,
+  ];
+  if (neighbour) cells.push(x.neighbourThroughputMBps ? num(x.neighbourThroughputMBps.median) : '-');
+  return cells;
+}
+
+function layout(rows: string[][]): string[] {
+  const widths: number[] = [];
+  for (const r of rows) if (r.length > 2) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows.map((r) => (r.length <= 2 ? `${r[0].padEnd(widths[0])}  ${r[1] ?? ''}` : r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ')));
+}
+
+function formatBytes(n: number): string {
+  const MiB = 1024 * 1024;
+  return n >= 1024 * MiB ? `${+(n / 1024 / MiB).toFixed(1)} GiB` : n >= MiB ? `${+(n / MiB).toFixed(1)} MiB` : `${n / 1024} KiB`;
+}
+
+/** Scenario parameters as text, sizes in KiB/MiB/GiB. */
+export function formatParams(p: Record<string, number | string>): string {
+  return Object.entries(p).map(([k, v]) => `${k} ${typeof v === 'number' && v >= 1024 && /size|bytes|limit/i.test(k) ? formatBytes(v) : v}`).join(', ');
+}
+
+/** The whole report as terminal text. */
+export function formatReportTable(report: LabReport): string {
+  const out: string[] = [];
+  const p = report.probe;
+  out.push(`dontcache latency lab v${report.version}: ${report.dir} (${p?.fsType ?? '?'}), Linux ${report.machine.kernel}, ${report.machine.cpus} CPUs, ${formatBytes(report.machine.memoryBytes)} RAM, ${report.options.trials} trials, ${report.durationS.toFixed(0)} s`);
+  out.push('latency columns: per-write syscall time (medians over trials); cb = write callback; loop = event-loop delay; cached = written pages still cached after fdatasync; dirty+/wb+/cache+ = peak /proc/meminfo growth');
+  for (const s of report.scenarios) {
+    out.push('', `${s.name}: ${s.description} (${formatParams(s.params)})`);
+    if (s.status === 'skipped') {
+      out.push(`  skipped: ${s.reason}`);
+      continue;
+    }
+    const neighbour = s.modes.some((m) => m.metrics?.neighbourThroughputMBps);
+    const rows = [neighbour ? [...COLUMNS, 'nbr MB/s'] : COLUMNS, ...s.modes.map((m) => row(m, neighbour))];
+    out.push(...layout(rows).map((l) => `  ${l}`));
+  }
+  const v = report.verdict;
+  out.push('', `verdict: probe says ${v.writeback}${p ? ` (${p.verdictReason})` : ''}`);
+  out.push(`  measurements ${v.agrees === null ? 'cannot tell' : v.agrees ? 'agree' : 'DISAGREE'}: ${v.reason}`);
+  const ratioRows = v.ratios.map((r) => [`${r.scenario} ${r.mode}/buffered`, `p50 ${r.p50.toFixed(2)}x`, `p99.9 ${r.p999.toFixed(2)}x`, `MB/s ${r.throughput.toFixed(2)}x`, `(${r.basis})`]);
+  if (ratioRows.length) out.push(...layout(ratioRows).map((l) => `  ${l}`));
+  out.push(`advice: ${v.advice}`);
+  return out.join('\n');
+}
