@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { adviceFor, probe, type Evidence, type ProbeResult } from '../probe';
 import { EXIT, type Command } from './args';
 import { table, type Output } from './output';
@@ -58,7 +59,7 @@ export const probeCommand: Command = {
     'mount-tracefs': { type: 'boolean', description: 'mount tracefs if needed (root), unmount it afterwards' },
   },
   async run(args, out) {
-    const dir = args.positionals[0] ?? '.';
+    const dir = path.resolve(args.positionals[0] ?? '.');
     const result = await probe(dir, { mountTracefs: args.values['mount-tracefs'] === true });
     if (args.values.json) out.json({ dir, ...result });
     else printProbe(out, dir, result);
