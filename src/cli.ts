@@ -5,13 +5,14 @@ import { createOutput, errorLine, type Output } from './cli/output';
 import { probeCommand } from './cli/probe';
 import { statCommand } from './cli/stat';
 import { dropCommand } from './cli/drop';
+import { benchCommand } from './cli/bench';
 
 /** The subcommands, in the order `dontcache --help` lists them. */
 export const COMMANDS: readonly Command[] = [
   probeCommand,
   statCommand,
   dropCommand,
-  // REGISTRY: the `bench` subcommand plugs in here: `benchCommand` from './cli/bench'.
+  benchCommand,
 ];
 
 function version(): string {

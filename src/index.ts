@@ -13,6 +13,7 @@ export { DontcacheWriteStream, createDontcacheWriteStream, DEFAULT_WRITE_HIGH_WA
 export { DontcacheReadStream, createDontcacheReadStream, DEFAULT_READ_HIGH_WATER_MARK, type DontcacheReadStreamOptions, type ReadStreamStats } from './read-stream';
 export { type CacheOption, type CacheStrategy, type FallbackOption, type FallbackEvent } from './stream-options';
 export { LatencyHistogram, type LatencySummary } from './latency';
+export { runLab, validateLabReport, LAB_REPORT_SCHEMA, LAB_REPORT_VERSION, type LabOptions, type LabReport, type LabProgress } from './lab';
 
 /** True when the native addon is loaded (Linux). Elsewhere every function throws ENOSYS. */
 export const platformSupported: boolean = loaded.supported;

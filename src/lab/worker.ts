@@ -58,6 +58,10 @@ process.on('message', async (message: ToWorker) => {
   }
 });
 
+// Ctrl-C reaches the whole process group: the parent decides (it kills us and removes
+// the run directory), so a worker does not die half-way on its own.
+process.on('SIGINT', () => {});
+
 process.on('disconnect', () => {
   stopped = true;
   if (!started || job?.kind === 'writer') exit(1);
