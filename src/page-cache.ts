@@ -1,6 +1,6 @@
 // How much of a file sits in the page cache, and pushing it out again.
 import { open, type FileHandle } from 'node:fs/promises';
-import { fstatSync } from 'node:fs';
+import { constants as fsConstants, fstatSync } from 'node:fs';
 import { cachestat, fadvise, fdatasync, mincoreResidency, syncFileRange } from './io';
 import { constants } from './constants';
 import { systemError, type SystemError } from './errors';
@@ -83,11 +83,17 @@ async function withFd<T>(pathOrFd: PathOrFd, fn: (fd: number, path?: string) => 
   checkPathOrFd(pathOrFd);
   if (typeof pathOrFd === 'number') return fn(pathOrFd);
   const path = pathOrFd instanceof URL ? pathOrFd.pathname : pathOrFd.toString();
-  const handle: FileHandle = await open(pathOrFd, 'r');
+  // O_NONBLOCK: opening a FIFO must not wait for a writer (no effect on regular files).
+  const handle: FileHandle = await open(pathOrFd, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   try {
     return await fn(handle.fd, path);
   } catch (error) {
-    if ((error as SystemError).syscall && (error as SystemError).path === undefined) (error as SystemError).path = path;
+    const e = error as SystemError;
+    if (e.syscall && e.path === undefined) {
+      // Name the file like Node's fs does: "EINVAL: invalid argument, fdatasync '/x'".
+      e.path = path;
+      e.message = e.message.replace(`, ${e.syscall}`, `, ${e.syscall} '${path}'`);
+    }
     throw error;
   } finally {
     await handle.close();

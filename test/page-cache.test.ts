@@ -1,4 +1,5 @@
 // pageCacheState and dropCache against what the kernel really holds.
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dropCache, pageCacheState } from '../src/page-cache';
@@ -121,6 +122,15 @@ describe('pageCacheState and dropCache errors', () => {
 
   it('a directory: EISDIR', async () => {
     await expect(pageCacheState(__dirname)).rejects.toMatchObject({ code: 'EISDIR', path: __dirname });
+  });
+
+  it('a FIFO: opening does not wait for a writer; dropCache fails with the path', async () => {
+    const fifo = tempPath(undefined, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    await expect(pageCacheState(fifo)).resolves.toMatchObject({ size: 0, residentFraction: 0 });
+    const error = await dropCache(fifo).catch((e: Error) => e);
+    expect(error).toMatchObject({ path: fifo, syscall: expect.any(String) });
+    expect((error as Error).message).toContain(`'${fifo}'`);
   });
 
   it('a bad fd: EBADF', async () => {
