@@ -14,13 +14,15 @@ export const EXIT = Object.freeze({ ok: 0, failure: 1, usage: 2 });
 export interface OptionSpec {
   type: 'boolean' | 'string';
   short?: string;
+  /** May be given more than once (values arrive as an array). */
+  multiple?: boolean;
   /** For string options: the placeholder in the help text. */
   value?: string;
   description: string;
 }
 
 export interface ParsedArgs {
-  values: Record<string, string | boolean | undefined>;
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   positionals: string[];
 }
 
@@ -55,7 +57,10 @@ function allOptions(command: Command): Record<string, OptionSpec> {
 /** Parses argv for `command`; throws UsageError on unknown options or wrong operand counts. */
 export function parseCommandArgs(command: Command, argv: string[]): ParsedArgs {
   const options = Object.fromEntries(
-    Object.entries(allOptions(command)).map(([name, o]) => [name, o.short ? { type: o.type, short: o.short } : { type: o.type }]),
+    // parseArgs rejects keys set to undefined: copy only what is there.
+    Object.entries(allOptions(command)).map(([name, { type, short, multiple }]) => [
+      name, { type, ...(short ? { short } : {}), ...(multiple ? { multiple } : {}) },
+    ]),
   );
   let parsed: ParsedArgs;
   try {
