@@ -44,6 +44,7 @@ export class MeminfoPeaks {
     this.base = readMeminfo();
     this.peak = { ...this.base };
     this.timer = setInterval(() => this.sample(), this.intervalMs);
+    this.timer.unref();
   }
 
   sample(): void {

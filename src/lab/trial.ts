@@ -100,6 +100,7 @@ export async function runTrial(plan: TrialPlan, resources: LabResources): Promis
   let group: string | undefined;
   const workers: Worker[] = [];
   let ok = false;
+  const peaks = new MeminfoPeaks();
   try {
     const main = new Worker(plan.main, resources);
     workers.push(main);
@@ -111,7 +112,6 @@ export async function runTrial(plan: TrialPlan, resources: LabResources): Promis
     const companion = plan.companion ? new Worker(plan.companion, resources) : undefined;
     if (companion) workers.push(companion);
     await Promise.all(workers.map((w) => w.expect('ready')));
-    const peaks = new MeminfoPeaks();
     peaks.start();
     workers.forEach((w) => w.send({ type: 'go' }));
     const mainDone = await main.expect('done');
@@ -124,6 +124,7 @@ export async function runTrial(plan: TrialPlan, resources: LabResources): Promis
     ok = true;
     return { main: mainDone.outcome as WriterOutcome, companion: companionOutcome, memory };
   } finally {
+    peaks.stop();
     // After success the workers remove their files and exit on their own; give them time.
     if (ok) await Promise.race([Promise.all(workers.map((w) => w.exit())), new Promise((r) => setTimeout(r, 10_000).unref())]);
     for (const w of workers) {
