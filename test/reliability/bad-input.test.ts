@@ -5,7 +5,7 @@
 // DONTCACHE_SEED replays, DONTCACHE_SOAK=<calls per function> runs longer.
 import fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { distUnavailableReason, runNodeChild, runNodeChildOk } from '../helpers/faults';
+import { distUnavailableReason, runNodeChild, runNodeChildOk, type ChildResult } from '../helpers/faults';
 import { seedFromEnv } from '../helpers/model';
 import { guardLeaks, tempDir } from './leaks';
 
@@ -26,8 +26,8 @@ const targets: string[] = noDist ? [] : runNodeChildOk<string[]>('fuzz.js', ['--
 const work = tempDir();
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
-/** Runs fn in a child node and returns how it ended (a crash is a non-zero status or a signal). */
-function childSurvives(code: string): { status: number | null; signal: string | null; stderr: string; stdout: string } {
+/** Runs a snippet (fixtures/eval.js) in a child node and returns how it ended (a crash is a non-zero status or a signal). */
+function childSurvives(code: string): ChildResult {
   return runNodeChild('eval.js', [code]);
 }
 
