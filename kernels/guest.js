@@ -246,10 +246,13 @@ async function main() {
 
     // The latency lab's smallest profile: verdict equals probe's.
     await run('lab-verdict', async () => {
-      const lab = ['runLab', 'lab', 'latencyLab'].find(has);
-      if (!lab) return { status: 'skip', detail: { reason: NOT_IMPLEMENTED } };
-      const r = await pkg[lab]({ dir, profile: 'smoke' });
-      return { observed: { verdict: r && (r.verdict || r.writeback) }, detail: { lab } };
+      if (!has('runLab')) return { status: 'skip', detail: { reason: NOT_IMPLEMENTED } };
+      // Smallest profile: one seq-write trial of 8 MiB, buffered vs dontcache, no warm-up.
+      const r = await pkg.runLab({ dir, sizeBytes: 8 * MiB, trials: 1, scenarios: ['seq-write'],
+        modes: ['buffered', 'dontcache'], warmup: false });
+      const v = r.verdict || {};
+      return { observed: { verdict: v.writeback, agrees: v.agrees },
+        detail: { reason: v.reason, advice: v.advice, durationS: r.durationS, options: r.options } };
     });
 
     for (const f of fs.readdirSync(dir)) if (f.startsWith('dontcache-matrix-')) fs.rmSync(path.join(dir, f), { force: true });

@@ -11,6 +11,8 @@ export function kvmUsable() {
   kvm ??= (async () => {
     if (process.env.DONTCACHE_KERNELS_NO_KVM) return false;
     try { fs.closeSync(fs.openSync('/dev/kvm', 'r+')); } catch { return false; }
+    // A /dev/kvm without vmx/svm in the CPU flags (seen on this VM) starts VMs that then hang or fail.
+    if (!/^flags\s*:.*\b(vmx|svm)\b/m.test(fs.readFileSync('/proc/cpuinfo', 'utf8'))) return false;
     return new Promise((resolve) => {
       const p = spawn('qemu-system-x86_64', ['-accel', 'kvm', '-M', 'q35', '-display', 'none', '-S', '-monitor', 'none', '-serial', 'none', '-nodefaults'], { stdio: 'ignore' });
       const t = setTimeout(() => { p.kill('SIGKILL'); resolve(true); }, 1500);
@@ -21,8 +23,21 @@ export function kvmUsable() {
   return kvm;
 }
 
-export async function boot({ vmlinuz, initrd, images, timeoutMs, logFile }) {
-  const useKvm = await kvmUsable();
+const KVM_BROKEN = /KVM internal error|kvm run failed|failed to initialize kvm/i;
+
+/** Boot once; with KVM, a KVM failure (seen e.g. under nested virtualisation) falls back to TCG. */
+export async function boot(opts) {
+  if (await kvmUsable()) {
+    const r = await bootOnce(opts, true);
+    if (!r.kvmBroken) return r;
+    kvm = Promise.resolve(false);
+    const again = await bootOnce(opts, false);
+    return { ...again, note: 'KVM failed in the guest, fell back to TCG' };
+  }
+  return bootOnce(opts, false);
+}
+
+function bootOnce({ vmlinuz, initrd, images, timeoutMs, logFile }, useKvm) {
   const args = [
     '-m', '2048', '-smp', '2', '-nographic', '-no-reboot',
     ...(useKvm ? ['-enable-kvm', '-cpu', 'host'] : ['-cpu', 'max']),
@@ -35,15 +50,25 @@ export async function boot({ vmlinuz, initrd, images, timeoutMs, logFile }) {
   return new Promise((resolve) => {
     const p = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks = [];
-    let timedOut = false;
-    const onData = (d) => { chunks.push(d); log.write(d); };
+    let timedOut = false, kvmBroken = false;
+    const onData = (d) => {
+      chunks.push(d);
+      log.write(d);
+      if (useKvm && !kvmBroken && KVM_BROKEN.test(d.toString())) { kvmBroken = true; p.kill('SIGKILL'); }
+    };
     p.stdout.on('data', onData);
     p.stderr.on('data', onData);
     const timer = setTimeout(() => { timedOut = true; p.kill('SIGKILL'); }, timeoutMs);
+    // With KVM the guest must reach /init quickly; if not, treat KVM as broken and let the caller retry on TCG.
+    const kvmDeadline = useKvm ? setTimeout(() => {
+      if (!Buffer.concat(chunks).includes('"type":"booted"')) { kvmBroken = true; p.kill('SIGKILL'); }
+    }, 60_000) : null;
     const finish = (code, error) => {
       clearTimeout(timer);
+      if (kvmDeadline) clearTimeout(kvmDeadline);
       log.end();
-      resolve({ serial: Buffer.concat(chunks).toString('utf8'), code, timedOut, error, accel: useKvm ? 'kvm' : 'tcg', seconds: (Date.now() - started) / 1000 });
+      resolve({ serial: Buffer.concat(chunks).toString('utf8'), code, timedOut, kvmBroken, error,
+        accel: useKvm ? 'kvm' : 'tcg', seconds: (Date.now() - started) / 1000 });
     };
     p.on('error', (e) => finish(null, e.message));
     p.on('close', (code) => finish(code));

@@ -1,0 +1,64 @@
+// What each kernel must show (kernels.json), and the verdict of one observed result against it.
+import os from 'node:os';
+
+const num = (v) => v.split(/[.-]/).slice(0, 2).map((x) => parseInt(x, 10) || 0);
+const atLeast = (release, from) => { const [a, b] = num(release), [c, d] = num(from); return a > c || (a === c && b >= d); };
+
+export function expectationsFor(config, kernel, release = os.release()) {
+  let perFs = kernel.expect;
+  if (perFs === 'byRelease') {
+    perFs = { ext4: {}, xfs: {} };
+    for (const rule of config.byRelease) {
+      if (!atLeast(release, rule.from)) continue;
+      for (const fs of ['ext4', 'xfs']) Object.assign(perFs[fs], rule.all || {}, rule[fs] || {});
+    }
+  }
+  return Object.fromEntries(Object.entries(perFs).map(([fs, e]) => [fs, { ...config.defaults, ...e }]));
+}
+
+const pct = (x) => `${(x * 100).toFixed(2)}%`;
+
+/**
+ * Judge one check. Returns {verdict: 'pass'|'fail'|'skip', message}.
+ * `all` holds the other results of the same kernel and file system (for cross-checks).
+ */
+export function judge(check, result, exp, all = []) {
+  if (!result) return { verdict: 'fail', message: 'no result: the guest did not report this check' };
+  if (result.status === 'skip') return { verdict: 'skip', message: result.detail?.reason || 'skipped by the guest' };
+  if (result.status === 'fail') return { verdict: 'fail', message: result.detail?.error || `failed: ${JSON.stringify(result.observed)}` };
+  const o = result.observed;
+  const problems = [];
+  const want = (cond, text) => { if (!cond) problems.push(text); };
+  switch (check) {
+    case 'dontcache-write': want(o === (exp.dontcacheWrite ? 'accepted' : 'refused'), `RWF_DONTCACHE ${o}, expected ${exp.dontcacheWrite ? 'accepted' : 'refused'}`); break;
+    case 'cachestat': want(o === (exp.cachestat ? 'available' : 'ENOSYS'), `cachestat ${o}, expected ${exp.cachestat ? 'available' : 'ENOSYS'}`); break;
+    case 'writeback-after-dontcache': want(o === exp.writeback, `writeback looks like ${o}, expected ${exp.writeback}`); break;
+    case 'tracefs-dontcache-reason': want(o === exp.tracefsDontcache, `tracefs dontcache reason ${o}, expected ${exp.tracefsDontcache}`); break;
+    case 'byte-exact': want(o === 'match', `content ${o}`); break;
+    case 'probe':
+      want(o.dontcacheWrite === exp.dontcacheWrite, `probe dontcacheWrite ${o.dontcacheWrite}, expected ${exp.dontcacheWrite}`);
+      want(o.writeback === exp.writeback, `probe writeback ${o.writeback}, expected ${exp.writeback}`);
+      if (!exp.dontcacheWrite) want(/ENOTSUP|EOPNOTSUPP/.test(String(o.refusedWith)), `probe refusedWith ${o.refusedWith}, expected EOPNOTSUPP`);
+      want(Array.isArray(result.detail?.evidence) && result.detail.evidence.length > 0, 'probe gave no evidence');
+      break;
+    case 'page-cache-state':
+      want(o.method === exp.pageCacheMethod, `pageCacheState method ${o.method}, expected ${exp.pageCacheMethod}`);
+      want(o.residentFraction > 0.5, `pageCacheState saw ${pct(o.residentFraction)} of a freshly written buffered file`);
+      break;
+    case 'stream-auto':
+    case 'stream-dontcache':
+      want(o.bytes === 'match', 'stream content differs');
+      want(o.residentFraction <= exp.maxResidency, `residency ${pct(o.residentFraction)} > ${pct(exp.maxResidency)}`);
+      if (exp.dontcacheWrite) want(o.strategy === 'dontcache' && !o.fallback, `strategy ${o.strategy}${o.fallback ? ' after a fallback' : ''}, expected dontcache`);
+      else want(o.strategy !== 'dontcache' && o.fallback, `strategy ${o.strategy}, fallback ${o.fallback}: expected a fallback away from dontcache`);
+      break;
+    case 'lab-verdict': {
+      const probe = all.find((r) => r.check === 'probe' && r.status === 'pass');
+      want(o.verdict === exp.writeback, `lab verdict ${o.verdict}, expected ${exp.writeback}`);
+      if (probe) want(o.verdict === probe.observed.writeback, `lab verdict ${o.verdict} differs from probe ${probe.observed.writeback}`);
+      break;
+    }
+    default: break;
+  }
+  return problems.length ? { verdict: 'fail', message: problems.join('; ') } : { verdict: 'pass', message: JSON.stringify(o) };
+}

@@ -1,0 +1,109 @@
+// One kernel of the matrix, end to end: resolve, fetch, unpack, build the initrd, boot (or run on the host),
+// parse. Resolves to a run record; never throws (a problem becomes status 'skipped' or 'failed').
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { AptArchive } from './apt.mjs';
+import { kernelTree, moduleClosure } from './kernel-tree.mjs';
+import { commonArchive, kernelInitrd } from './initramfs.mjs';
+import { makeImages } from './disks.mjs';
+import { boot, qemuBinary } from './qemu.mjs';
+import { runHost } from './host.mjs';
+import { parseGuestOutput, tail } from './serial.mjs';
+import { which } from './sh.mjs';
+import { cacheDir, kernelsDir } from './paths.mjs';
+import { expectationsFor } from './expect.mjs';
+
+export const loadConfig = () => JSON.parse(fs.readFileSync(path.join(kernelsDir, 'kernels.json'), 'utf8'));
+
+const GUEST_TOOLS = ['busybox', 'cpio', 'depmod', 'xz', 'mkfs.ext4', 'mkfs.xfs', 'dpkg-deb', 'apt-get'];
+
+export class Matrix {
+  constructor(config = loadConfig(), log = (m) => process.stderr.write(`[kernels] ${m}\n`)) {
+    this.config = config;
+    this.log = log;
+    this.cache = cacheDir();
+    this.work = fs.mkdtempSync(path.join(os.tmpdir(), 'dontcache-kernels-'));
+    this.apt = new AptArchive(this.cache, config.kernels.flatMap((k) => k.suites || []));
+    this.common = null;
+  }
+
+  dispose() { fs.rmSync(this.work, { recursive: true, force: true }); }
+
+  async run(kernel) {
+    const started = Date.now();
+    const rec = { id: kernel.id, status: 'failed', reason: null, release: null, packages: [], results: [], logs: [], accel: null, seconds: 0, serialTail: '' };
+    try {
+      if (kernel.host) await this.runOnHost(kernel, rec);
+      else await this.runInQemu(kernel, rec);
+    } catch (e) {
+      rec.status = e.skip ? 'skipped' : 'failed';
+      rec.reason = e.message;
+    }
+    rec.seconds = Math.round((Date.now() - started) / 100) / 10;
+    rec.expect = expectationsFor(this.config, kernel, rec.release || undefined);
+    this.log(`${kernel.id}: ${rec.status}${rec.reason ? ` (${rec.reason})` : ''} in ${rec.seconds} s`);
+    return rec;
+  }
+
+  async runOnHost(kernel, rec) {
+    if (process.getuid() !== 0) throw skip('the host row needs root for loop mounts');
+    rec.release = os.release();
+    this.log(`host: running guest.js on ${rec.release} (loop-mounted ext4 and XFS)`);
+    const r = await runHost({ work: this.work, timeoutMs: this.config.defaults.bootTimeoutSeconds * 1000 });
+    this.collect(rec, r);
+  }
+
+  async runInQemu(kernel, rec) {
+    if (!(await qemuBinary())) throw skip('qemu-system-x86_64 is not installed (run kernels/install-deps.sh)');
+    const missing = [];
+    for (const t of GUEST_TOOLS) if (!(await which(t))) missing.push(t);
+    if (missing.length) throw skip(`missing host tools: ${missing.join(', ')} (run kernels/install-deps.sh)`);
+    let upd;
+    try { upd = await this.apt.update(); } catch (e) { throw e.unreachable ? skip(e.message) : e; }
+    if (upd.warning) { rec.logs.push(upd.warning); this.log(upd.warning); }
+    const v = await this.apt.newest(kernel);
+    if (!v) throw new Error(`no package matching ${kernel.packages.join(' + ')} (version ${kernel.version}) in ${kernel.suites.join(', ')}`);
+    let debs;
+    try { debs = await this.apt.fetch(kernel.packages.map((p) => p.replace('{V}', v))); } catch (e) { throw skip(`download failed: ${e.message}`); }
+    rec.packages = debs.map((d) => ({ name: d.name, version: d.version, cached: d.cached }));
+    this.log(`${kernel.id}: newest is ${debs.map((d) => `${d.name} ${d.version}`).join(' + ')} (${debs.every((d) => d.cached) ? 'cached' : 'downloaded'})`);
+    const tree = await kernelTree(this.cache, `${kernel.id}-${v}`, debs);
+    rec.release = tree.release;
+    const mods = moduleClosure(tree, this.config.modules);
+    this.common ??= commonArchive(this.work);
+    const initrd = await kernelInitrd(this.work, kernel.id, await this.common, mods.order);
+    const images = await makeImages(this.work);
+    const logDir = path.join(this.cache, 'logs');
+    fs.mkdirSync(logDir, { recursive: true });
+    const logFile = path.join(logDir, `${kernel.id}.log`);
+    this.log(`${kernel.id}: booting ${tree.release} (modules: ${mods.order.map((m) => m.name).join(' ')}); serial log ${logFile}`);
+    try {
+      const r = await boot({ vmlinuz: tree.vmlinuz, initrd, images: [images.ext4, images.xfs], timeoutMs: this.config.defaults.bootTimeoutSeconds * 1000, logFile });
+      if (r.note) rec.logs.push(r.note);
+      this.collect(rec, r);
+    } finally {
+      fs.rmSync(initrd, { force: true });
+      for (const img of Object.values(images)) fs.rmSync(img, { force: true });
+    }
+  }
+
+  collect(rec, r) {
+    const parsed = parseGuestOutput(r.serial);
+    rec.accel = r.accel;
+    rec.bootSeconds = r.seconds;
+    rec.results = parsed.results;
+    rec.logs.push(...parsed.logs);
+    rec.info = parsed.info;
+    rec.serialTail = tail(r.serial);
+    if (parsed.fatal) { rec.reason = `guest: ${parsed.fatal}`; return; }
+    if (r.error) { rec.reason = `could not start: ${r.error}`; return; }
+    if (!parsed.done) {
+      rec.reason = r.timedOut ? `timed out after ${r.seconds} s before the guest finished` : `guest did not finish (exit ${r.code}${parsed.booted ? '' : ', never reached /init'})`;
+      return;
+    }
+    rec.status = 'ok';
+  }
+}
+
+function skip(message) { const e = new Error(message); e.skip = true; return e; }
