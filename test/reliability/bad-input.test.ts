@@ -27,8 +27,8 @@ const work = tempDir();
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
 /** Runs a snippet (fixtures/eval.js) in a child node and returns how it ended (a crash is a non-zero status or a signal). */
-function childSurvives(code: string): ChildResult {
-  return runNodeChild('eval.js', [code]);
+function childSurvives(code: string, execArgv: string[] = []): ChildResult {
+  return runNodeChild('eval.js', [code], { execArgv });
 }
 
 describe.skipIf(noDist !== undefined)(`hostile arguments, one child per function${noDist ? ` (skipped: ${noDist})` : ''}`, () => {
@@ -79,5 +79,23 @@ describe.skipIf(noDist !== undefined)('found by the fuzz: bad arguments that mus
       setTimeout(() => done({ threw, exists: fs.existsSync(path.join(dir, 'w')), open: openFiles().filter((f) => f.endsWith('/w')) }), 300);`);
     expect(child.status).toBe(0);
     expect(child.result).toEqual({ threw: 'ERR_INVALID_ARG_TYPE', exists: false, open: [] });
+  });
+
+  it('raw setSyncState with an array that is later detached: sync calls throw instead of writing freed memory', () => {
+    // native/workers.cc caches the array's data pointer; once the buffer is transferred
+    // and collected, RunSync writes into freed memory (heap-use-after-free under ASan).
+    const child = childSurvives(`
+      const fd = fs.openSync(path.join(dir, 'f'), 'w+');
+      let state = new Float64Array(16);
+      raw.setSyncState(state);
+      structuredClone(state.buffer, { transfer: [state.buffer] });
+      state = null;
+      for (let i = 0; i < 5; i++) { globalThis.gc(); new ArrayBuffer(1 << 20); }
+      let threw = false;
+      try { raw.pwritev2Sync(fd, Buffer.alloc(10), 0, 0); } catch (e) { threw = true; }
+      done({ threw });`, ['--expose-gc']);
+    expect(child.signal, child.stderr.slice(-3000)).toBeNull();
+    expect(child.status, child.stderr.slice(-3000)).toBe(0);
+    expect(child.result).toEqual({ threw: true });
   });
 });
