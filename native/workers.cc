@@ -33,9 +33,9 @@ class IoWorker : public Napi::AsyncWorker {
 
 struct SyncState {
   Napi::Reference<Napi::Float64Array> array;
-  double* data = nullptr;
-  size_t length = 0;
 };
+
+constexpr size_t kSyncStateLength = 9;  // errno, bytes, ns, calls, 5 extras
 
 }  // namespace
 
@@ -46,7 +46,7 @@ void QueueAsync(Napi::Env env, Napi::Function callback, Napi::Value keep_alive, 
 Napi::Value SetSyncState(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
-      info[0].As<Napi::Float64Array>().ElementLength() < 9) {
+      info[0].As<Napi::Float64Array>().ElementLength() < kSyncStateLength) {
     throw Napi::TypeError::New(env, "setSyncState expects a Float64Array of at least 9 elements");
   }
   auto array = info[0].As<Napi::Float64Array>();
@@ -56,16 +56,20 @@ Napi::Value SetSyncState(const Napi::CallbackInfo& info) {
     env.SetInstanceData(state);
   }
   state->array = Napi::Persistent(array);
-  state->data = array.Data();
-  state->length = array.ElementLength();
   return env.Undefined();
 }
 
 Napi::Value RunSync(Napi::Env env, const Operation& op) {
   auto* state = env.GetInstanceData<SyncState>();
   if (state == nullptr) throw Napi::Error::New(env, "dontcache: setSyncState was not called");
+  // Looked up on every call: the array's buffer may have been detached (transferred)
+  // since it was registered, and then its memory is gone.
+  Napi::Float64Array array = state->array.Value();
+  if (array.ElementLength() < kSyncStateLength || array.Data() == nullptr) {
+    throw Napi::Error::New(env, "dontcache: the sync-state array was detached; call setSyncState again");
+  }
   Outcome outcome = op();
-  double* s = state->data;
+  double* s = array.Data();
   s[0] = outcome.io.err;
   s[1] = static_cast<double>(outcome.io.bytes);
   s[2] = outcome.io.ns;

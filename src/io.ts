@@ -197,13 +197,23 @@ export function alignmentOffset(view: NodeJS.ArrayBufferView, alignment: number)
 /** Low-level callback form used by the streams: no promise per write. */
 export type WriteCallback = (error: SystemError | null, bytes: number, syscallNs: number, syscalls: number) => void;
 
+function checkCallback(cb: unknown): asserts cb is WriteCallback {
+  if (typeof cb !== 'function') {
+    const error = new TypeError(`The "callback" argument must be of type function. Received ${cb === null ? 'null' : `type ${typeof cb}`}`);
+    (error as NodeJS.ErrnoException).code = 'ERR_INVALID_ARG_TYPE';
+    throw error;
+  }
+}
+
 export function pwritev2Callback(fd: number, buffers: Buffers, position: Position, flags: number, cb: WriteCallback): void {
+  checkCallback(cb);
   binding.pwritev2(fd, buffers, position, flags, (errno, bytes, ns, calls) => {
     cb(errno === 0 ? null : failure(errno, 'pwritev2', bytes, flags), bytes, ns, calls);
   });
 }
 
 export function preadv2Callback(fd: number, buffers: Buffers, position: Position, flags: number, cb: WriteCallback): void {
+  checkCallback(cb);
   binding.preadv2(fd, buffers, position, flags, (errno, bytes, ns, calls) => {
     cb(errno === 0 ? null : failure(errno, 'preadv2', bytes, flags), bytes, ns, calls);
   });
