@@ -82,6 +82,8 @@ export class LatencyHistogram {
   percentile(fraction: number): number {
     if (this.total === 0) return 0;
     const rank = Math.max(1, Math.ceil(Math.min(Math.max(fraction, 0), 1) * this.total));
+    // The top-ranked sample is the max, known exactly.
+    if (rank >= this.total) return this.largest;
     let seen = 0;
     for (let i = 0; i < BUCKETS; i++) {
       seen += this.counts[i];

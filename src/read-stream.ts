@@ -89,29 +89,25 @@ export class DontcacheReadStream extends Readable {
   private dropping: Promise<void> | null = null;
 
   constructor(path: string | Buffer | URL | undefined, options?: DontcacheReadStreamOptions | BufferEncoding) {
-    const opts = optionsArgument<DontcacheReadStreamOptions>(options);
-    const given = fileOption(opts.fd);
-    const autoClose = booleanOption('options.autoClose', opts.autoClose, true);
+    // Validate everything before super(), which schedules _construct.
+    const o = readSettings(path, options);
     super({
-      highWaterMark: integerOption('options.highWaterMark', opts.highWaterMark, 1, DEFAULT_READ_HIGH_WATER_MARK),
-      encoding: opts.encoding,
-      emitClose: booleanOption('options.emitClose', opts.emitClose, true),
-      autoDestroy: autoClose,
-      signal: opts.signal,
+      highWaterMark: o.highWaterMark,
+      encoding: o.encoding,
+      emitClose: o.emitClose,
+      autoDestroy: o.autoClose,
+      signal: o.signal,
     });
-    this.path = pathArgument(path, given);
-    this.handle = given?.handle;
-    if (given) this.fd = given.fd;
-    this.flags = opts.flags ?? 'r';
-    this.mode = integerOption('options.mode', opts.mode, 0, 0o666);
-    this.start = integerOption('options.start', opts.start, 0);
-    this.end = opts.end === undefined || opts.end === Infinity ? Infinity : (integerOption('options.end', opts.end, 0) as number);
-    if (this.start !== undefined && this.start > this.end) {
-      throw outOfRange('start', `<= "end" (here: ${this.end})`, this.start);
-    }
-    this.autoClose = autoClose;
-    this.cache = choiceOption('options.cache', opts.cache, CACHE_OPTIONS, 'auto');
-    this.fallback = choiceOption('options.fallback', opts.fallback, FALLBACK_OPTIONS, 'writeback');
+    this.path = o.path;
+    this.handle = o.given?.handle;
+    if (o.given) this.fd = o.given.fd;
+    this.flags = o.flags;
+    this.mode = o.mode;
+    this.start = o.start;
+    this.end = o.end;
+    this.autoClose = o.autoClose;
+    this.cache = o.cache;
+    this.fallback = o.fallback;
   }
 
   get pending(): boolean {
@@ -301,6 +297,30 @@ export class DontcacheReadStream extends Readable {
     if (typeof cb === 'function') this.once('close', cb);
     this.destroy();
   }
+}
+
+/** Checks every option (Node's error codes) and fills in the defaults. */
+function readSettings(path: string | Buffer | URL | undefined, options: DontcacheReadStreamOptions | BufferEncoding | undefined) {
+  const opts = optionsArgument<DontcacheReadStreamOptions>(options);
+  const given = fileOption(opts.fd);
+  const start = integerOption('options.start', opts.start, 0);
+  const end = opts.end === undefined || opts.end === Infinity ? Infinity : (integerOption('options.end', opts.end, 0) as number);
+  if (start !== undefined && start > end) throw outOfRange('start', `<= "end" (here: ${end})`, start);
+  return {
+    given,
+    path: pathArgument(path, given),
+    highWaterMark: integerOption('options.highWaterMark', opts.highWaterMark, 1, DEFAULT_READ_HIGH_WATER_MARK),
+    encoding: opts.encoding,
+    emitClose: booleanOption('options.emitClose', opts.emitClose, true),
+    autoClose: booleanOption('options.autoClose', opts.autoClose, true),
+    signal: opts.signal,
+    flags: opts.flags ?? 'r',
+    mode: integerOption('options.mode', opts.mode, 0, 0o666),
+    start,
+    end,
+    cache: choiceOption('options.cache', opts.cache, CACHE_OPTIONS, 'auto'),
+    fallback: choiceOption('options.fallback', opts.fallback, FALLBACK_OPTIONS, 'writeback'),
+  };
 }
 
 /** Like `fs.createReadStream(path, options)`, reading with preadv2(RWF_DONTCACHE). */

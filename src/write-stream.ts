@@ -13,7 +13,7 @@ import { cachestatSync, fdatasync, pwritev2Callback, type CacheStat } from './io
 import { LatencyHistogram, type LatencySummary } from './latency';
 import {
   CACHE_OPTIONS, FALLBACK_OPTIONS, autoStrategy, booleanOption, choiceOption, closeFile, fallbackStrategy, fileOption,
-  integerOption, lookUpFileSystemHint, mayRetryWithoutDontcache, optionsArgument, pathArgument, type CacheOption,
+  integerOption, invalidArgValue, lookUpFileSystemHint, mayRetryWithoutDontcache, optionsArgument, pathArgument, type CacheOption,
   type CacheStrategy, type FallbackEvent, type FallbackOption,
 } from './stream-options';
 import { DEFAULT_WINDOW_SIZE, WritebackWindow, settleRange } from './writeback-window';
@@ -145,29 +145,28 @@ export class DontcacheWriteStream extends Writable {
   private readonly writeLatency = new LatencyHistogram();
 
   constructor(path: string | Buffer | URL | undefined, options?: DontcacheWriteStreamOptions | BufferEncoding) {
-    const opts = optionsArgument<DontcacheWriteStreamOptions>(options);
-    const given = fileOption(opts.fd);
-    const autoClose = booleanOption('options.autoClose', opts.autoClose, true);
+    // Validate everything before super(): Writable schedules _construct right away,
+    // and a throw after that would leave it running on a half-built stream.
+    const o = writeSettings(path, options);
     super({
-      highWaterMark: integerOption('options.highWaterMark', opts.highWaterMark, 1, DEFAULT_WRITE_HIGH_WATER_MARK),
+      highWaterMark: o.highWaterMark,
       decodeStrings: true,
-      defaultEncoding: opts.encoding ?? 'utf8',
-      emitClose: booleanOption('options.emitClose', opts.emitClose, true),
-      autoDestroy: autoClose,
-      signal: opts.signal,
+      defaultEncoding: o.encoding,
+      emitClose: o.emitClose,
+      autoDestroy: o.autoClose,
+      signal: o.signal,
     });
-    this.path = pathArgument(path, given);
-    this.handle = given?.handle;
-    if (given) this.fd = given.fd;
-    this.flags = opts.flags ?? 'w';
-    this.mode = integerOption('options.mode', opts.mode, 0, 0o666);
-    this.start = integerOption('options.start', opts.start, 0);
-    this.autoClose = autoClose;
-    this.flush = booleanOption('options.flush', opts.flush, false);
-    this.cache = choiceOption('options.cache', opts.cache, CACHE_OPTIONS, 'auto');
-    this.fallback = choiceOption('options.fallback', opts.fallback, FALLBACK_OPTIONS, 'writeback');
-    this.windowSize = integerOption('options.windowSize', opts.windowSize, 4096, DEFAULT_WINDOW_SIZE);
-    if (this.windowSize % 4096 !== 0) throw new RangeError('options.windowSize must be a multiple of 4096');
+    this.path = o.path;
+    this.handle = o.given?.handle;
+    if (o.given) this.fd = o.given.fd;
+    this.flags = o.flags;
+    this.mode = o.mode;
+    this.start = o.start;
+    this.autoClose = o.autoClose;
+    this.flush = o.flush;
+    this.cache = o.cache;
+    this.fallback = o.fallback;
+    this.windowSize = o.windowSize;
   }
 
   /** True until the file is open. */
@@ -404,6 +403,30 @@ export class DontcacheWriteStream extends Writable {
   destroySoon(): this {
     return this.end();
   }
+}
+
+/** Checks every option (Node's error codes) and fills in the defaults. */
+function writeSettings(path: string | Buffer | URL | undefined, options: DontcacheWriteStreamOptions | BufferEncoding | undefined) {
+  const opts = optionsArgument<DontcacheWriteStreamOptions>(options);
+  const given = fileOption(opts.fd);
+  const windowSize = integerOption('options.windowSize', opts.windowSize, 4096, DEFAULT_WINDOW_SIZE);
+  if (windowSize % 4096 !== 0) throw invalidArgValue('options.windowSize', windowSize, 'must be a multiple of 4096');
+  return {
+    given,
+    path: pathArgument(path, given),
+    highWaterMark: integerOption('options.highWaterMark', opts.highWaterMark, 1, DEFAULT_WRITE_HIGH_WATER_MARK),
+    encoding: opts.encoding ?? 'utf8',
+    emitClose: booleanOption('options.emitClose', opts.emitClose, true),
+    autoClose: booleanOption('options.autoClose', opts.autoClose, true),
+    signal: opts.signal,
+    flags: opts.flags ?? 'w',
+    mode: integerOption('options.mode', opts.mode, 0, 0o666),
+    start: integerOption('options.start', opts.start, 0),
+    flush: booleanOption('options.flush', opts.flush, false),
+    cache: choiceOption('options.cache', opts.cache, CACHE_OPTIONS, 'auto'),
+    fallback: choiceOption('options.fallback', opts.fallback, FALLBACK_OPTIONS, 'writeback'),
+    windowSize,
+  };
 }
 
 function destroyedError(): Error {
