@@ -51,7 +51,11 @@ export interface DontcacheWriteStreamOptions {
   cache?: CacheOption;
   /** What to do when RWF_DONTCACHE is refused (default 'writeback'). */
   fallback?: FallbackOption;
-  /** Window of the 'writeback' strategy, in bytes (default 8 MiB, a multiple of 4096). */
+  /**
+   * Window behind the writer, in bytes (default 8 MiB, a multiple of 4096): 'writeback'
+   * writes back and drops each finished window; 'dontcache' waits on the window before
+   * the last, so at most about three windows are under writeback.
+   */
   windowSize?: number;
 }
 
@@ -246,8 +250,13 @@ export class DontcacheWriteStream extends Writable {
 
   private useStrategy(strategy: CacheStrategy): void {
     this.strategy = strategy;
-    if (strategy === 'writeback' && !this.window && this.fd !== null) {
-      this.window = new WritebackWindow(this.fd, this.windowSize);
+    // Both clean strategies follow the writer with a window: 'writeback' to write back
+    // and drop, 'dontcache' only to wait, so pages under writeback stay bounded. On a
+    // switch the same window goes on (an operation of it may be in flight).
+    if (strategy === 'buffered') this.window?.stop(() => undefined);
+    else if (this.window) this.window.mode.drop = strategy === 'writeback';
+    else if (this.fd !== null) {
+      this.window = new WritebackWindow(this.fd, this.windowSize, { drop: strategy === 'writeback' });
     }
   }
 

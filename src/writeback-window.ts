@@ -34,6 +34,17 @@ export async function settleRange(fd: number, start: number, end: number): Promi
   await fadvise(fd, from, to - from, POSIX_FADV_DONTNEED);
 }
 
+/** How a window treats finished ranges. */
+export interface WindowMode {
+  /**
+   * true (the 'writeback' strategy): start writeback of each finished window and drop
+   * the one before once written back. false (RWF_DONTCACHE writes, which start their
+   * own writeback and drop their own pages): only wait for the window before, which
+   * bounds the pages under writeback when the disk is slower than the writer.
+   */
+  drop: boolean;
+}
+
 /**
  * Follows a sequential writer and keeps at most about `(maxLag + 2) * windowSize`
  * bytes of its file dirty or under writeback. Runs one syscall at a time (at most one
@@ -55,6 +66,7 @@ export class WritebackWindow {
   constructor(
     private readonly fd: number,
     readonly windowSize: number = DEFAULT_WINDOW_SIZE,
+    readonly mode: WindowMode = { drop: true },
     private readonly maxLag = 1,
   ) {}
 
@@ -114,10 +126,12 @@ export class WritebackWindow {
   }
 
   private async process([start, end]: [number, number]): Promise<void> {
-    await syncFileRange(this.fd, start, end - start, SYNC_FILE_RANGE_WRITE);
+    if (this.mode.drop) await syncFileRange(this.fd, start, end - start, SYNC_FILE_RANGE_WRITE);
     const previous = this.previous;
     this.previous = [start, end];
-    if (previous) await settleRange(this.fd, previous[0], previous[1]);
+    if (!previous) return;
+    if (this.mode.drop) await settleRange(this.fd, previous[0], previous[1]);
+    else await syncFileRange(this.fd, previous[0], previous[1] - previous[0], WAIT_AND_WRITE);
   }
 
   private afterStep(outcome: Error | 'advisory' | null): void {
