@@ -158,4 +158,37 @@ describe.skipIf(skip !== undefined)(`strace-injected faults under a stream on ex
       expect(r.outcome.fallbacks).toEqual([]);
     });
   });
+
+  describe('read stream', () => {
+    interface ReadOutcome { ended: boolean; errors: ErrorShape[]; delivered: number; size: number; prefix: boolean }
+    const source = () => {
+      const { file, data } = makeInput(dir(), 3 * MiB + 77);
+      return { file, data };
+    };
+
+    it('EINTR on every other preadv2 is retried: every byte is delivered, in order', () => {
+      const { file } = source();
+      const r = runNodeChildOk<ReadOutcome>('read-stream.js', [file, JSON.stringify({ cache: 'dontcache' })], {
+        inject: [{ syscall: 'preadv2', error: 'EINTR', when: '1+2' }],
+        env: { UV_THREADPOOL_SIZE: '1' },
+      });
+      fs.rmSync(file);
+      expect(r).toEqual({ ended: true, errors: [], delivered: 3 * MiB + 77, size: 3 * MiB + 77, prefix: true });
+    });
+
+    it("EIO at the 5th preadv2: one 'error' with syscall preadv2, and what was delivered is a prefix of the file", () => {
+      const { file } = source();
+      const r = runNodeChildOk<ReadOutcome>('read-stream.js', [file, JSON.stringify({ cache: 'dontcache', highWaterMark: 65536 })], {
+        inject: [{ syscall: 'preadv2', error: 'EIO', when: '5' }],
+        env: { UV_THREADPOOL_SIZE: '1' },
+      });
+      fs.rmSync(file);
+      expect(r.ended).toBe(false);
+      expect(r.errors).toHaveLength(1);
+      expectSystemError(r.errors[0], 'EIO', 5, 'preadv2');
+      expect(r.prefix).toBe(true);
+      expect(r.delivered).toBeLessThanOrEqual(4 * 65536);
+    });
+  });
 });
+
