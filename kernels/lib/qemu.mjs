@@ -29,12 +29,15 @@ const KVM_BROKEN = /KVM internal error|kvm run failed|failed to initialize kvm/i
 export async function boot(opts) {
   if (await kvmUsable()) {
     const r = await bootOnce(opts, true);
-    if (!r.kvmBroken) return r;
+    if (!r.noBoot) return r;
     kvm = Promise.resolve(false);
-    const again = await bootOnce(opts, false);
-    return { ...again, note: 'KVM failed in the guest, fell back to TCG' };
+    opts = { ...opts, note: 'KVM failed in the guest, fell back to TCG' };
   }
-  return bootOnce(opts, false);
+  const r = await bootOnce(opts, false);
+  if (!r.noBoot) return { ...r, note: opts.note };
+  // Under emulation an old kernel sometimes stalls in early boot (RCU stall, timer wake-ups lost): once more.
+  const again = await bootOnce(opts, false);
+  return { ...again, note: [opts.note, `first boot never reached /init within ${again.bootDeadline} s; retried`].filter(Boolean).join('; ') };
 }
 
 function bootOnce({ vmlinuz, initrd, images, timeoutMs, logFile }, useKvm) {
@@ -50,24 +53,25 @@ function bootOnce({ vmlinuz, initrd, images, timeoutMs, logFile }, useKvm) {
   return new Promise((resolve) => {
     const p = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks = [];
-    let timedOut = false, kvmBroken = false;
+    let timedOut = false, noBoot = false;
     const onData = (d) => {
       chunks.push(d);
       log.write(d);
-      if (useKvm && !kvmBroken && KVM_BROKEN.test(d.toString())) { kvmBroken = true; p.kill('SIGKILL'); }
+      if (useKvm && !noBoot && KVM_BROKEN.test(d.toString())) { noBoot = true; p.kill('SIGKILL'); }
     };
     p.stdout.on('data', onData);
     p.stderr.on('data', onData);
     const timer = setTimeout(() => { timedOut = true; p.kill('SIGKILL'); }, timeoutMs);
-    // With KVM the guest must reach /init quickly; if not, treat KVM as broken and let the caller retry on TCG.
-    const kvmDeadline = useKvm ? setTimeout(() => {
-      if (!Buffer.concat(chunks).includes('"type":"booted"')) { kvmBroken = true; p.kill('SIGKILL'); }
-    }, 60_000) : null;
+    // The guest must reach /init soon (KVM: else KVM is broken here; TCG: else an early-boot stall): retry.
+    const bootDeadline = useKvm ? 60 : 150;
+    const deadline = setTimeout(() => {
+      if (!Buffer.concat(chunks).includes('"type":"booted"')) { noBoot = true; p.kill('SIGKILL'); }
+    }, bootDeadline * 1000);
     const finish = (code, error) => {
       clearTimeout(timer);
-      if (kvmDeadline) clearTimeout(kvmDeadline);
+      clearTimeout(deadline);
       log.end();
-      resolve({ serial: Buffer.concat(chunks).toString('utf8'), code, timedOut, kvmBroken, error,
+      resolve({ serial: Buffer.concat(chunks).toString('utf8'), code, timedOut, noBoot, bootDeadline, error,
         accel: useKvm ? 'kvm' : 'tcg', seconds: (Date.now() - started) / 1000 });
     };
     p.on('error', (e) => finish(null, e.message));
