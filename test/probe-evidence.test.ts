@@ -218,6 +218,21 @@ describe('weighEvidence', () => {
     expect(v.verdictReason).toContain('tie');
   });
 
+  it('a strong tie (tracefs vs a cachestat blurred by a fast flusher) is broken by the release', () => {
+    // What the 7.2 kernel under software emulation showed on XFS.
+    const v = weighEvidence([ev('release', 'flusher-kick', 'medium'), ev('tracefs', 'flusher-kick', 'strong'),
+      ev('kallsyms', 'unknown', 'weak'), ev('cachestat', 'inline-flush', 'strong')], accepted);
+    expect(v.writeback).toBe('flusher-kick');
+    expect(v.verdictReason).toMatch(/strong sources tied .*broken by release/);
+    expect(v.verdictReason).toContain('disagreeing: cachestat says inline-flush');
+  });
+
+  it('a tie that the weaker classes cannot break stays unknown', () => {
+    const v = weighEvidence([ev('tracefs', 'flusher-kick', 'strong'), ev('cachestat', 'inline-flush', 'strong'),
+      ev('release', 'flusher-kick', 'medium'), ev('kallsyms', 'inline-flush', 'medium')], accepted);
+    expect(v.writeback).toBe('unknown');
+  });
+
   it('weak hints alone do not decide when the write was refused', () => {
     expect(weighEvidence([ev('release', 'unknown', 'none'), ev('tracefs', 'inline-flush', 'weak')], refused).writeback).toBe('unknown');
     expect(weighEvidence([ev('tracefs', 'inline-flush', 'weak')], accepted).writeback).toBe('inline-flush');
