@@ -21,9 +21,11 @@ import { systemError, type SystemError } from './errors';
 
 /**
  * Default `highWaterMark`: 1 MiB (Node's fs.WriteStream uses 16 KiB). Chunks written
- * while one pwritev2 is in flight queue up to this many bytes and then go out together
- * in one call, so small chunks cost one syscall per ~1 MiB instead of one each.
- * `write()` still returns false once this much is buffered, as with any Writable.
+ * while one pwritev2 is in flight queue up, and go out together in the next call, so
+ * 16 KiB chunks cost one syscall per ~1 MiB instead of one each. `write()` returns
+ * false once `highWaterMark` bytes wait behind the batch being written (that batch is
+ * not counted, so the producer refills while the disk works); 'drain' follows when
+ * they leave for the next batch. At most about 2 x highWaterMark is held.
  */
 export const DEFAULT_WRITE_HIGH_WATER_MARK = 1024 * 1024;
 
@@ -144,6 +146,10 @@ export class DontcacheWriteStream extends Writable {
   private firstOffset = 0;
   private window: WritebackWindow | null = null;
   private performingIO = false;
+  // Bytes of the batch being written, and whether write() returned false on its own
+  // account (the queue behind that batch was full) and so owes a 'drain'.
+  private inFlightBytes = 0;
+  private owesDrain = false;
   private readonly counts = { syscalls: 0, batches: 0, chunks: 0, fallbacks: 0 };
   private readonly syscallLatency = new LatencyHistogram();
   private readonly writeLatency = new LatencyHistogram();
@@ -266,10 +272,21 @@ export class DontcacheWriteStream extends Writable {
       encoding = undefined;
     }
     const started = performance.now();
-    return super.write(chunk, encoding as BufferEncoding, (error?: Error | null) => {
+    const accepted = super.write(chunk, encoding as BufferEncoding, (error?: Error | null) => {
       if (!error) this.writeLatency.record((performance.now() - started) * 1000);
       cb?.(error);
     });
+    if (accepted || this.destroyed || this.writableEnded) return accepted;
+    // highWaterMark bounds the bytes queued behind the batch being written; Writable
+    // counts both, which would leave the disk idle while the producer refills.
+    if (this.queuedLength() < this.writableHighWaterMark) return true;
+    this.owesDrain = true;
+    return false;
+  }
+
+  /** Bytes buffered and not yet handed to pwritev2. */
+  private queuedLength(): number {
+    return this.writableLength - this.inFlightBytes;
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: WriteCallback): void {
@@ -289,6 +306,14 @@ export class DontcacheWriteStream extends Writable {
     };
     this.counts.batches++;
     this.counts.chunks += buffers.length;
+    for (const buffer of buffers) this.inFlightBytes += buffer.length;
+    if (this.owesDrain && this.queuedLength() < this.writableHighWaterMark) {
+      // The queue just became this batch: the producer may fill the next one meanwhile.
+      this.owesDrain = false;
+      process.nextTick(() => {
+        if (!this.destroyed && !this.writableEnded) this.emit('drain');
+      });
+    }
     if (this.window) this.window.ready(issue);
     else issue(null);
   }
@@ -341,6 +366,7 @@ export class DontcacheWriteStream extends Writable {
 
   private ioDone(callback: WriteCallback, error: Error | null): void {
     this.performingIO = false;
+    this.inFlightBytes = 0;
     if (this.destroyed) {
       callback(error);
       this.emit(kIoDone, error);

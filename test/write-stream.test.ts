@@ -323,6 +323,31 @@ describe('stream contract (temp dir)', () => {
     await expect(pipeline(Readable.from([Buffer.from('data')]), bad)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  it('backpressure: false once highWaterMark bytes wait behind the batch in flight; at most 2 x highWaterMark held', async () => {
+    const highWaterMark = 256 * 1024;
+    const file = tempPath(dir());
+    const data = pattern(16 * MiB, 21);
+    const stream = createDontcacheWriteStream(file, { highWaterMark });
+    const closed = closeOf(stream);
+    let most = 0;
+    let falses = 0;
+    for (const part of chunked(data, 16 * 1024)) {
+      const ok = stream.write(part);
+      most = Math.max(most, stream.writableLength);
+      if (!ok) {
+        falses++;
+        await new Promise((r) => stream.once('drain', r));
+      }
+    }
+    stream.end();
+    await closed;
+    expect(fileSha(file)).toBe(sha(data));
+    expect(falses).toBeGreaterThan(0);
+    expect(most).toBeLessThanOrEqual(2 * highWaterMark + 16 * 1024);
+    // The next batch filled while one was being written.
+    expect(most).toBeGreaterThan(highWaterMark + 16 * 1024);
+  });
+
   it('pipeline and readable.pipe carry every byte', async () => {
     const data = pattern(5 * MiB + 1, 12);
     const a = tempPath(dir());
