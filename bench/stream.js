@@ -6,7 +6,7 @@
 // reported as medians with the ratio to fs.createWriteStream.
 //
 //   npm run compile:ts && npm run bench:stream -- [--size 2G] [--chunks 16K,64K,1M]
-//     [--trials 3] [--modes auto,dontcache,writeback,buffered] [--dir .] [--hwm 1M]
+//     [--trials 5] [--modes auto,dontcache,writeback,buffered] [--dir .] [--hwm 1M]
 //
 // Environment: DONTCACHE_BENCH_SIZE, DONTCACHE_BENCH_TRIALS, DONTCACHE_BENCH_DIR.
 // Run figures under `flock /tmp/dontcache-bench.lock` so benchmarks do not overlap.
@@ -28,7 +28,7 @@ function parseArgs(argv) {
   const opts = {
     size: parseSize(process.env.DONTCACHE_BENCH_SIZE || '2G'),
     chunks: '16K,64K,1M',
-    trials: Number(process.env.DONTCACHE_BENCH_TRIALS || 3),
+    trials: Number(process.env.DONTCACHE_BENCH_TRIALS || 5),
     modes: 'auto,dontcache,writeback,buffered',
     dir: process.env.DONTCACHE_BENCH_DIR || '.',
     hwm: undefined,
@@ -145,7 +145,10 @@ async function main() {
   const results = new Map();
   for (let trial = 0; trial < opts.trials; trial++) {
     for (const chunk of opts.chunkSizes) {
-      for (const variant of opts.variants) {
+      // Rotate the order each trial: a run that follows a buffered one gets the pages that
+      // run just freed (warm in this VM), a run after a clean one gets cold memory.
+      const shift = trial % opts.variants.length;
+      for (const variant of [...opts.variants.slice(shift), ...opts.variants.slice(0, shift)]) {
         global.gc?.();
         await settle(baseline);
         const r = await runOne(variant, file, opts.size, chunk, opts.hwm);
