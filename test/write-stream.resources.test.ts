@@ -1,6 +1,7 @@
-// Resource bounds of DontcacheWriteStream, each in a child Node process (dist/):
-// eight streams with UV_THREADPOOL_SIZE=2 finish (no stream holds more than one
-// threadpool thread for writes plus one for its window), and RSS stays bounded.
+// DontcacheWriteStream in child Node processes (dist/): eight streams with
+// UV_THREADPOOL_SIZE=2 finish (no stream holds more than one threadpool thread for
+// writes plus one for its window), RSS stays bounded, and a refusal of RWF_DONTCACHE in
+// the middle of a file (injected with strace) falls back without losing a byte.
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -16,9 +17,10 @@ if (skip) console.warn(`[write-stream.resources] skipping: ${skip}`);
 afterAll(cleanupTempFiles);
 
 /** Runs `script` (CommonJS, `dist` bound to the built write-stream module) and returns its JSON result. */
-function runChild(script: string, args: unknown, env: NodeJS.ProcessEnv = {}): any {
+function runChild(script: string, args: unknown, env: NodeJS.ProcessEnv = {}, prefix: string[] = []): any {
   const code = `const dist = require(${JSON.stringify(DIST)}); const args = JSON.parse(process.argv[1]);\n${script}`;
-  const child = spawnSync(process.execPath, ['--expose-gc', '-e', code, JSON.stringify(args)], {
+  const command = [...prefix, process.execPath, '--expose-gc', '-e', code, JSON.stringify(args)];
+  const child = spawnSync(command[0], command.slice(1), {
     env: { ...process.env, ...env },
     encoding: 'utf8',
     timeout: 120_000,
@@ -91,5 +93,32 @@ describe.skipIf(skip !== undefined)(`resource bounds${skip ? ` (skipped: ${skip}
     expect(fs.statSync(file).size).toBe(2 ** 30);
     expect(result.peak).toBeLessThan(2 * highWaterMark + 32 * 2 ** 20);
     fs.rmSync(file);
+  });
+
+  const noStrace = spawnSync('strace', ['-V']).status === 0 ? undefined : 'strace is not installed';
+  it.skipIf(noStrace !== undefined)(`EOPNOTSUPP at the 4th pwritev2: one 'fallback' mid-file, byte-exact${noStrace ? ` (skipped: ${noStrace})` : ''}`, () => {
+    const file = tempPath(ext4.dir!, 'midfallback');
+    const result = runChild(`
+      const crypto = require('node:crypto');
+      const s = dist.createDontcacheWriteStream(args.file, { cache: 'dontcache', highWaterMark: 65536 });
+      const hash = crypto.createHash('sha256');
+      const fallbacks = [];
+      s.on('fallback', (e) => fallbacks.push({ from: e.from, to: e.to, position: e.position, code: e.reason.code }));
+      s.on('close', () => console.log('RESULT ' + JSON.stringify({ hash: hash.digest('hex'), fallbacks, stats: s.stats })));
+      let n = 0;
+      (function pump() {
+        while (n++ < 200) {
+          const chunk = crypto.randomBytes(50000);
+          hash.update(chunk);
+          if (!s.write(chunk)) return s.once('drain', pump);
+        }
+        s.end();
+      })();
+    `, { file }, { UV_THREADPOOL_SIZE: '1' }, ['strace', '-f', '-qq', '-o', '/dev/null', '-e', 'trace=pwritev2', '-e', 'inject=pwritev2:error=EOPNOTSUPP:when=4']);
+    expect(result.fallbacks).toHaveLength(1);
+    expect(result.fallbacks[0]).toMatchObject({ from: 'dontcache', to: 'writeback', code: 'ENOTSUP' });
+    expect(result.fallbacks[0].position).toBeGreaterThan(0);
+    expect(result.stats).toMatchObject({ strategy: 'writeback', fallbacks: 1, bytes: 200 * 50000 });
+    expect(crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex')).toBe(result.hash);
   });
 });
