@@ -12,6 +12,9 @@ export type CacheOption = CacheStrategy | 'auto';
 /** What to do when the kernel or file system refuses RWF_DONTCACHE. */
 export type FallbackOption = 'writeback' | 'buffered' | 'error';
 
+/** The kernel's RWF_DONTCACHE (also where the addon is missing and `constants` is empty). */
+export const RWF_DONTCACHE = 0x80;
+
 export const CACHE_OPTIONS: readonly CacheOption[] = ['auto', 'dontcache', 'writeback', 'buffered'];
 export const FALLBACK_OPTIONS: readonly FallbackOption[] = ['writeback', 'buffered', 'error'];
 
@@ -198,5 +201,3 @@ export function fallbackStrategy(fallback: FallbackOption): CacheStrategy {
 export function mayRetryWithoutDontcache(error: { code?: string }, flags: number, fallback: FallbackOption): boolean {
   return (flags & RWF_DONTCACHE) !== 0 && error.code === 'ENOTSUP' && fallback !== 'error';
 }
-
-export const RWF_DONTCACHE = 0x80;

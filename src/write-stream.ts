@@ -8,11 +8,10 @@ import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
-import { constants } from './constants';
 import { cachestatSync, fdatasync, pwritev2Callback, type CacheStat } from './io';
 import { LatencyHistogram, type LatencySummary } from './latency';
 import {
-  CACHE_OPTIONS, FALLBACK_OPTIONS, autoStrategy, booleanOption, choiceOption, closeFile, fallbackStrategy, fileOption,
+  CACHE_OPTIONS, FALLBACK_OPTIONS, RWF_DONTCACHE, autoStrategy, booleanOption, choiceOption, closeFile, fallbackStrategy, fileOption,
   integerOption, invalidArgValue, lookUpFileSystemHint, mayRetryWithoutDontcache, optionsArgument, pathArgument, type CacheOption,
   type CacheStrategy, type FallbackEvent, type FallbackOption,
 } from './stream-options';
@@ -83,7 +82,6 @@ export interface WriteStreamStats {
 
 type WriteCallback = (error?: Error | null) => void;
 
-const RWF_DONTCACHE = constants.RWF_DONTCACHE;
 const O_APPEND = fs.constants.O_APPEND;
 const kIoDone = Symbol('kIoDone');
 
@@ -232,7 +230,7 @@ export class DontcacheWriteStream extends Writable {
       const state = given ? descriptorState(fd) : { pos: 0, append: isAppend(this.flags) };
       // O_APPEND makes Linux append whatever offset pwritev2 gets, so -1 ("the file
       // position", which O_APPEND moves to the end) says what really happens.
-      const append = state.append || (!given && isAppend(this.flags));
+      const append = state.append;
       if (append) this.pos = -1;
       else if (this.start !== undefined) this.pos = this.start;
       else this.pos = given || !stat.isFile() ? -1 : 0;
