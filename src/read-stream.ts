@@ -12,7 +12,7 @@ import { constants } from './constants';
 import { systemError } from './errors';
 import {
   CACHE_OPTIONS, FALLBACK_OPTIONS, RWF_DONTCACHE, autoStrategy, booleanOption, choiceOption, closeFile,
-  fallbackStrategy, fileOption, integerOption, lookUpFileSystemHint, mayRetryWithoutDontcache, optionsArgument,
+  fallbackStrategy, fileOption, integerOption, lookUpFileSystemHint, mayRetryWithoutDontcache, openStreamFile, optionsArgument,
   outOfRange, pathArgument, type CacheOption, type CacheStrategy, type FallbackEvent, type FallbackOption,
 } from './stream-options';
 
@@ -119,24 +119,7 @@ export class DontcacheReadStream extends Readable {
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
-    if (this.fd !== null) {
-      this.prepare(this.fd, true, callback);
-      return;
-    }
-    fs.open(this.path as string, this.flags, this.mode, (error, fd) => {
-      if (error) {
-        callback(error);
-        return;
-      }
-      this.fd = fd;
-      this.prepare(fd, false, (prepareError) => {
-        callback(prepareError);
-        if (!prepareError) {
-          this.emit('open', fd);
-          this.emit('ready');
-        }
-      });
-    });
+    openStreamFile(this, (fd, given, cb) => this.prepare(fd, given, cb), callback);
   }
 
   private prepare(fd: number, given: boolean, callback: (error?: Error | null) => void): void {

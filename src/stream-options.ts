@@ -201,3 +201,39 @@ export function fallbackStrategy(fallback: FallbackOption): CacheStrategy {
 export function mayRetryWithoutDontcache(error: { code?: string }, flags: number, fallback: FallbackOption): boolean {
   return (flags & RWF_DONTCACHE) !== 0 && error.code === 'ENOTSUP' && fallback !== 'error';
 }
+
+/** What opening needs from a stream (both dontcache streams have these fields). */
+export interface StreamFile {
+  fd: number | null;
+  readonly path: string | undefined;
+  readonly flags: string | number;
+  readonly mode: number;
+  emit(event: string, ...args: unknown[]): boolean;
+}
+
+type Done = (error?: Error | null) => void;
+
+/**
+ * The `_construct` of both streams: a given fd is prepared as it is; a path is opened
+ * first, and 'open' then 'ready' follow a successful preparation, as in node:fs streams.
+ */
+export function openStreamFile(stream: StreamFile, prepare: (fd: number, given: boolean, done: Done) => void, callback: Done): void {
+  if (stream.fd !== null) {
+    prepare(stream.fd, true, callback);
+    return;
+  }
+  fs.open(stream.path as string, stream.flags, stream.mode, (error, fd) => {
+    if (error) {
+      callback(error);
+      return;
+    }
+    stream.fd = fd;
+    prepare(fd, false, (prepareError) => {
+      callback(prepareError);
+      if (!prepareError) {
+        stream.emit('open', fd);
+        stream.emit('ready');
+      }
+    });
+  });
+}

@@ -12,7 +12,8 @@ import { cachestatSync, fdatasync, pwritev2Callback, type CacheStat } from './io
 import { LatencyHistogram, type LatencySummary } from './latency';
 import {
   CACHE_OPTIONS, FALLBACK_OPTIONS, RWF_DONTCACHE, autoStrategy, booleanOption, choiceOption, closeFile, fallbackStrategy, fileOption,
-  integerOption, invalidArgValue, lookUpFileSystemHint, mayRetryWithoutDontcache, optionsArgument, pathArgument, type CacheOption,
+  integerOption, invalidArgValue, lookUpFileSystemHint, mayRetryWithoutDontcache, openStreamFile, optionsArgument, pathArgument,
+  type CacheOption,
   type CacheStrategy, type FallbackEvent, type FallbackOption,
 } from './stream-options';
 import { DEFAULT_WINDOW_SIZE, WritebackWindow, settleRange } from './writeback-window';
@@ -200,24 +201,7 @@ export class DontcacheWriteStream extends Writable {
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
-    if (this.fd !== null) {
-      this.prepare(this.fd, true, callback);
-      return;
-    }
-    fs.open(this.path as string, this.flags, this.mode, (error, fd) => {
-      if (error) {
-        callback(error);
-        return;
-      }
-      this.fd = fd;
-      this.prepare(fd, false, (prepareError) => {
-        callback(prepareError);
-        if (!prepareError) {
-          this.emit('open', fd);
-          this.emit('ready');
-        }
-      });
-    });
+    openStreamFile(this, (fd, given, cb) => this.prepare(fd, given, cb), callback);
   }
 
   /** Finds where writes go and which strategy fits this file. */

@@ -1,6 +1,6 @@
 // One mount of each file system for the whole run, removed at the end (also on
 // SIGINT/SIGTERM), after sweeping what killed runs left behind.
-import type { TestProject } from 'vitest/node';
+import type { TestProject } from 'vitest/node' with { 'resolution-mode': 'import' };
 import { FS_KINDS, createMount, removeMount, sweepStaleMounts, type FsKind, type Mount } from './helpers/mounts';
 
 export interface SharedMount {

@@ -324,7 +324,7 @@ describe('bad arguments throw before any syscall', () => {
         for (const fn of [dc.pwritev2, dc.preadv2, dc.pwritev2Timed] as ((...a: unknown[]) => Promise<unknown>)[]) {
           const error = await fn(...real).catch((e) => e);
           expect(error).toBeInstanceOf(type === 'TypeError' ? TypeError : RangeError);
-          expect(error.code).toBe(code);
+          expect(error).toMatchObject({ code });
         }
         expect(fs.statSync(file).size).toBe(0);
       } finally {
