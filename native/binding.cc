@@ -30,26 +30,52 @@ Napi::Value KeepAliveBuffers(const Napi::Value& buffers) {
   return copy;
 }
 
-Prepared PrepareWrite(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info[0]);
+// fd, buffers, position, flags: the arguments of pwritev2 and preadv2.
+struct RwArgs {
+  int fd = -1;
   std::vector<iovec> iov;
-  ArgBuffers(info[1], iov);
-  int64_t position = ArgOffset(info[2], "position", true);
-  int flags = static_cast<int>(ArgUint32(info[3], "flags"));
-  return {[fd, iov = std::move(iov), position, flags]() mutable {
-            return Outcome{WriteAll(fd, iov, position, flags)};
-          },
+  int64_t position = -1;
+  int flags = 0;
+};
+
+void ParseRw(const Napi::CallbackInfo& info, RwArgs& args) {
+  args.fd = ArgFd(info[0]);
+  ArgBuffers(info[1], args.iov);
+  args.position = ArgOffset(info[2], "position", true);
+  args.flags = static_cast<int>(ArgUint32(info[3], "flags"));
+}
+
+// The sync calls reuse one argument block per thread, so the hot path allocates nothing.
+RwArgs& SyncRwArgs() {
+  static thread_local RwArgs args;
+  args.iov.clear();
+  return args;
+}
+
+Prepared PrepareWrite(const Napi::CallbackInfo& info) {
+  RwArgs args;
+  ParseRw(info, args);
+  return {[args = std::move(args)]() mutable { return Outcome{WriteAll(args.fd, args.iov, args.position, args.flags)}; },
           KeepAliveBuffers(info[1])};
 }
 
 Prepared PrepareRead(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info[0]);
-  std::vector<iovec> iov;
-  ArgBuffers(info[1], iov);
-  int64_t position = ArgOffset(info[2], "position", true);
-  int flags = static_cast<int>(ArgUint32(info[3], "flags"));
-  return {[fd, iov = std::move(iov), position, flags]() { return Outcome{ReadOnce(fd, iov, position, flags)}; },
+  RwArgs args;
+  ParseRw(info, args);
+  return {[args = std::move(args)]() { return Outcome{ReadOnce(args.fd, args.iov, args.position, args.flags)}; },
           KeepAliveBuffers(info[1])};
+}
+
+Napi::Value WriteSync(const Napi::CallbackInfo& info) {
+  RwArgs& args = SyncRwArgs();
+  ParseRw(info, args);
+  return SyncResult(info.Env(), Outcome{WriteAll(args.fd, args.iov, args.position, args.flags)});
+}
+
+Napi::Value ReadSync(const Napi::CallbackInfo& info) {
+  RwArgs& args = SyncRwArgs();
+  ParseRw(info, args);
+  return SyncResult(info.Env(), Outcome{ReadOnce(args.fd, args.iov, args.position, args.flags)});
 }
 
 Prepared PrepareFsync(const Napi::CallbackInfo& info) {
@@ -116,7 +142,7 @@ Napi::Value Async(const Napi::CallbackInfo& info) {
 
 template <Preparer prepare>
 Napi::Value Sync(const Napi::CallbackInfo& info) {
-  return RunSync(info.Env(), prepare(info).op);
+  return SyncResult(info.Env(), prepare(info).op());
 }
 
 // Bytes to skip from the start of view so that the rest starts on an address that is
@@ -138,9 +164,9 @@ void Export(Napi::Env env, Napi::Object exports, const char* name, Napi::Functio
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "pwritev2", Async<PrepareWrite, 4>);
-  Export(env, exports, "pwritev2Sync", Sync<PrepareWrite>);
+  Export(env, exports, "pwritev2Sync", WriteSync);
   Export(env, exports, "preadv2", Async<PrepareRead, 4>);
-  Export(env, exports, "preadv2Sync", Sync<PrepareRead>);
+  Export(env, exports, "preadv2Sync", ReadSync);
   Export(env, exports, "fsync", Async<PrepareFsync, 2>);
   Export(env, exports, "fsyncSync", Sync<PrepareFsync>);
   Export(env, exports, "syncFileRange", Async<PrepareSyncFileRange, 4>);
@@ -152,7 +178,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Export(env, exports, "residency", Async<PrepareResidency, 3>);
   Export(env, exports, "residencySync", Sync<PrepareResidency>);
   Export(env, exports, "alignmentOffset", AlignmentOffset);
-  Export(env, exports, "setSyncState", SetSyncState);
   exports.Set("constants", MakeConstants(env));
   return exports;
 }

@@ -58,9 +58,23 @@ size_t FillBatch(const std::vector<iovec>& iov, size_t first, iovec* batch, size
 
 }  // namespace
 
+// Batch storage: on the stack for the usual few buffers, on the heap for many.
+class Batch {
+ public:
+  explicit Batch(size_t buffers) {
+    if (buffers > kInline) heap_.resize(std::min<size_t>(buffers, IOV_MAX));
+  }
+  iovec* data() { return heap_.empty() ? inline_ : heap_.data(); }
+
+ private:
+  static constexpr size_t kInline = 16;
+  iovec inline_[kInline];
+  std::vector<iovec> heap_;
+};
+
 IoResult WriteAll(int fd, std::vector<iovec>& iov, int64_t position, int flags) {
   IoResult result;
-  std::vector<iovec> batch(std::min<size_t>(std::max<size_t>(iov.size(), 1), IOV_MAX));
+  Batch batch(iov.size());
   size_t first = 0;
   bool first_call = true;
   for (;;) {
@@ -97,7 +111,7 @@ IoResult WriteAll(int fd, std::vector<iovec>& iov, int64_t position, int flags) 
 
 IoResult ReadOnce(int fd, const std::vector<iovec>& iov, int64_t position, int flags) {
   IoResult result;
-  std::vector<iovec> batch(std::min<size_t>(std::max<size_t>(iov.size(), 1), IOV_MAX));
+  Batch batch(iov.size());
   size_t want = 0;
   size_t count = FillBatch(iov, 0, batch.data(), &want);
   ssize_t r = Timed(result, [&] { return preadv2(fd, batch.data(), count, position, flags); });

@@ -23,10 +23,8 @@ using Operation = std::function<Outcome()>;
 // buffers) stays referenced until then, so garbage collection cannot free them.
 void QueueAsync(Napi::Env env, Napi::Function callback, Napi::Value keep_alive, Operation op);
 
-// Runs op on the calling thread, stores errno, bytes, ns, calls and extra into the
-// registered sync-state Float64Array and returns bytes, or -errno on failure.
-Napi::Value RunSync(Napi::Env env, const Operation& op);
-
-Napi::Value SetSyncState(const Napi::CallbackInfo& info);
+// What a *Sync function returns: the byte count when it succeeded and has no extra
+// numbers (the hot path allocates nothing), else [errno, bytes, ns, calls, ...extra].
+Napi::Value SyncResult(Napi::Env env, const Outcome& outcome);
 
 }  // namespace dontcache

@@ -1,4 +1,4 @@
-import { binding, type Buffers, type NativeCallback, type Position } from './native';
+import { binding, type Buffers, type NativeCallback, type Position, type SyncOutcome } from './native';
 import { systemError, EOPNOTSUPP, ENOSYS, type SystemError } from './errors';
 
 export type { Buffers, Position } from './native';
@@ -25,10 +25,6 @@ export interface CacheStat {
   recentlyEvicted: number;
 }
 
-// Sync calls report errno, bytes, ns, calls and extras here (see native/workers.h).
-const syncState = new Float64Array(16);
-binding.setSyncState(syncState);
-
 const RWF_DONTCACHE = 0x80;
 
 function hintFor(syscall: string, errno: number, flags: number): string | undefined {
@@ -45,10 +41,17 @@ function failure(errno: number, syscall: string, bytes: number, flags = 0): Syst
   return systemError(errno, syscall, { bytesWritten: write ? bytes : undefined, hint: hintFor(syscall, errno, flags) });
 }
 
-/** Turns a `*Sync` native result (bytes or -errno) into a value or a thrown system error. */
-function syncResult(result: number, syscall: string, flags = 0): number {
-  if (result < 0) throw failure(-result, syscall, syncState[1], flags);
-  return result;
+/** The bytes of a raw `*Sync` outcome, or its failure thrown as a system error. */
+function syncBytes(outcome: SyncOutcome, syscall: string, flags = 0): number {
+  if (typeof outcome === 'number') return outcome;
+  if (outcome[0] !== 0) throw failure(outcome[0], syscall, outcome[1], flags);
+  return outcome[1];
+}
+
+/** The extra numbers of a raw `*Sync` outcome (cachestat fields, ...), or its failure thrown. */
+function syncExtra(outcome: SyncOutcome, syscall: string): number[] {
+  syncBytes(outcome, syscall);
+  return (outcome as number[]).slice(4);
 }
 
 /** Calls a callback-style native function and settles a promise with `map` of its outcome. */
@@ -92,7 +95,7 @@ export function pwritev2Timed(fd: number, buffers: Buffers, position: Position =
 
 /** Synchronous {@link pwritev2}: blocks the event loop until every byte is written. */
 export function pwritev2Sync(fd: number, buffers: Buffers, position: Position = -1, flags = 0): number {
-  return syncResult(binding.pwritev2Sync(fd, buffers, position, flags), 'pwritev2', flags);
+  return syncBytes(binding.pwritev2Sync(fd, buffers, position, flags), 'pwritev2', flags);
 }
 
 /**
@@ -111,7 +114,7 @@ export function preadv2Timed(fd: number, buffers: Buffers, position: Position = 
 
 /** Synchronous {@link preadv2}. */
 export function preadv2Sync(fd: number, buffers: Buffers, position: Position = -1, flags = 0): number {
-  return syncResult(binding.preadv2Sync(fd, buffers, position, flags), 'preadv2', flags);
+  return syncBytes(binding.preadv2Sync(fd, buffers, position, flags), 'preadv2', flags);
 }
 
 /** fdatasync(2): file data (and the metadata needed to read it) reaches the device. */
@@ -120,7 +123,7 @@ export function fdatasync(fd: number): Promise<void> {
 }
 
 export function fdatasyncSync(fd: number): void {
-  syncResult(binding.fsyncSync(fd, true), 'fdatasync');
+  syncBytes(binding.fsyncSync(fd, true), 'fdatasync');
 }
 
 /** fsync(2): file data and all metadata reach the device. */
@@ -129,7 +132,7 @@ export function fsync(fd: number): Promise<void> {
 }
 
 export function fsyncSync(fd: number): void {
-  syncResult(binding.fsyncSync(fd, false), 'fsync');
+  syncBytes(binding.fsyncSync(fd, false), 'fsync');
 }
 
 /**
@@ -142,7 +145,7 @@ export function syncFileRange(fd: number, offset: Offset, nbytes: Offset, flags:
 }
 
 export function syncFileRangeSync(fd: number, offset: Offset, nbytes: Offset, flags: number): void {
-  syncResult(binding.syncFileRangeSync(fd, offset, nbytes, flags), 'sync_file_range');
+  syncBytes(binding.syncFileRangeSync(fd, offset, nbytes, flags), 'sync_file_range');
 }
 
 /** posix_fadvise(2) with a `POSIX_FADV_*` advice. `length` 0 means to the end of the file. */
@@ -151,7 +154,7 @@ export function fadvise(fd: number, offset: Offset, length: Offset, advice: numb
 }
 
 export function fadviseSync(fd: number, offset: Offset, length: Offset, advice: number): void {
-  syncResult(binding.fadviseSync(fd, offset, length, advice), 'posix_fadvise');
+  syncBytes(binding.fadviseSync(fd, offset, length, advice), 'posix_fadvise');
 }
 
 /**
@@ -164,8 +167,7 @@ export function cachestat(fd: number, offset: Offset = 0, length: Offset = 0): P
 }
 
 export function cachestatSync(fd: number, offset: Offset = 0, length: Offset = 0): CacheStat {
-  syncResult(binding.cachestatSync(fd, offset, length), 'cachestat');
-  return cacheStatOf(0, 0, 0, Array.from(syncState.subarray(4, 9)));
+  return cacheStatOf(0, 0, 0, syncExtra(binding.cachestatSync(fd, offset, length), 'cachestat'));
 }
 
 /** Resident pages of a range found with mmap + mincore(2), for kernels without cachestat. */
@@ -182,8 +184,7 @@ export function mincoreResidency(fd: number, offset: Offset = 0, length: Offset 
 }
 
 export function mincoreResidencySync(fd: number, offset: Offset = 0, length: Offset = 0): Residency {
-  syncResult(binding.residencySync(fd, offset, length), 'mincore');
-  return residencyOf(0, 0, 0, Array.from(syncState.subarray(4, 6)));
+  return residencyOf(0, 0, 0, syncExtra(binding.residencySync(fd, offset, length), 'mincore'));
 }
 
 /**

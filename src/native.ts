@@ -7,24 +7,29 @@ export type NativeCallback = (errno: number, bytes: number, ns: number, calls: n
 export type Buffers = NodeJS.ArrayBufferView | readonly NodeJS.ArrayBufferView[];
 export type Position = number | bigint | null;
 
-/** The addon's raw surface (native/binding.cc). Sync functions return bytes or -errno. */
+/**
+ * What a raw `*Sync` function returns: the byte count when it succeeded and has no
+ * extra numbers, else `[errno, bytes, ns, calls, ...extra]` (errno 0 on success).
+ */
+export type SyncOutcome = number | number[];
+
+/** The addon's raw surface (native/binding.cc). */
 export interface NativeBinding {
   pwritev2(fd: number, buffers: Buffers, position: Position, flags: number, cb: NativeCallback): void;
-  pwritev2Sync(fd: number, buffers: Buffers, position: Position, flags: number): number;
+  pwritev2Sync(fd: number, buffers: Buffers, position: Position, flags: number): SyncOutcome;
   preadv2(fd: number, buffers: Buffers, position: Position, flags: number, cb: NativeCallback): void;
-  preadv2Sync(fd: number, buffers: Buffers, position: Position, flags: number): number;
+  preadv2Sync(fd: number, buffers: Buffers, position: Position, flags: number): SyncOutcome;
   fsync(fd: number, dataOnly: boolean, cb: NativeCallback): void;
-  fsyncSync(fd: number, dataOnly: boolean): number;
+  fsyncSync(fd: number, dataOnly: boolean): SyncOutcome;
   syncFileRange(fd: number, offset: number | bigint, nbytes: number | bigint, flags: number, cb: NativeCallback): void;
-  syncFileRangeSync(fd: number, offset: number | bigint, nbytes: number | bigint, flags: number): number;
+  syncFileRangeSync(fd: number, offset: number | bigint, nbytes: number | bigint, flags: number): SyncOutcome;
   fadvise(fd: number, offset: number | bigint, length: number | bigint, advice: number, cb: NativeCallback): void;
-  fadviseSync(fd: number, offset: number | bigint, length: number | bigint, advice: number): number;
+  fadviseSync(fd: number, offset: number | bigint, length: number | bigint, advice: number): SyncOutcome;
   cachestat(fd: number, offset: number | bigint, length: number | bigint, cb: NativeCallback): void;
-  cachestatSync(fd: number, offset: number | bigint, length: number | bigint): number;
+  cachestatSync(fd: number, offset: number | bigint, length: number | bigint): SyncOutcome;
   residency(fd: number, offset: number | bigint, length: number | bigint, cb: NativeCallback): void;
-  residencySync(fd: number, offset: number | bigint, length: number | bigint): number;
+  residencySync(fd: number, offset: number | bigint, length: number | bigint): SyncOutcome;
   alignmentOffset(view: NodeJS.ArrayBufferView, alignment: number): number;
-  setSyncState(state: Float64Array): void;
   constants: Record<string, number>;
 }
 
@@ -60,7 +65,7 @@ export function unsupportedBinding(platform: string): NativeBinding {
     'residencySync', 'alignmentOffset',
   ];
   const binding = Object.fromEntries(names.map((name) => [name, stub(name.replace(/Sync$/, ''))]));
-  return { ...binding, setSyncState() {}, constants: {} } as unknown as NativeBinding;
+  return { ...binding, constants: {} } as unknown as NativeBinding;
 }
 
 /** Loads the addon on Linux; elsewhere returns the ENOSYS stand-in. */
