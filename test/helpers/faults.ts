@@ -3,6 +3,7 @@
 // signal ends the child and not the test runner.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 /** The package root (where dist/ and the addon live). */
@@ -92,13 +93,28 @@ export function runNodeChild(fixture: string, args: string[], options: ChildOpti
   let command = node;
   if (options.inject?.length) command = [...straceArgs(options.inject), ...command];
   if (options.fsize !== undefined) command = ['prlimit', `--fsize=${options.fsize}`, '--', ...command];
-  const child = spawnSync(command[0], command.slice(1), {
-    encoding: 'utf8',
-    env: { ...process.env, ...options.env },
-    timeout: options.timeoutMs ?? 60_000,
-    killSignal: 'SIGKILL',
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  // The child's stdout and stderr go to files, not pipes: libuv's pipes are sockets,
+  // and a fuzzed read of fd 1 or 2 would wait on them forever; a read of a file opened
+  // for writing fails with EBADF instead. stdin is /dev/null (reads EOF).
+  const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'dontcache-child.'));
+  const outFile = path.join(outDir, 'stdout');
+  const errFile = path.join(outDir, 'stderr');
+  const out = fs.openSync(outFile, 'w');
+  const err = fs.openSync(errFile, 'w');
+  let spawned;
+  try {
+    spawned = spawnSync(command[0], command.slice(1), {
+      stdio: ['ignore', out, err],
+      env: { ...process.env, ...options.env },
+      timeout: options.timeoutMs ?? 60_000,
+      killSignal: 'SIGKILL',
+    });
+  } finally {
+    fs.closeSync(out);
+    fs.closeSync(err);
+  }
+  const child = { ...spawned, stdout: fs.readFileSync(outFile, 'utf8'), stderr: fs.readFileSync(errFile, 'utf8') };
+  fs.rmSync(outDir, { recursive: true, force: true });
   if (child.error) throw child.error;
   const line = child.stdout.split('\n').reverse().find((l) => l.startsWith('RESULT '));
   return {
