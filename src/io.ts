@@ -1,5 +1,6 @@
 import { binding, type Buffers, type NativeCallback, type Position, type SyncOutcome } from './native';
 import { systemError, EOPNOTSUPP, ENOSYS, type SystemError } from './errors';
+import { RWF_DONTCACHE } from './constants';
 
 export type { Buffers, Position } from './native';
 
@@ -24,8 +25,6 @@ export interface CacheStat {
   evicted: number;
   recentlyEvicted: number;
 }
-
-const RWF_DONTCACHE = 0x80;
 
 function hintFor(syscall: string, errno: number, flags: number): string | undefined {
   if (errno === EOPNOTSUPP && flags !== 0) {

@@ -12,8 +12,9 @@ export type CacheOption = CacheStrategy | 'auto';
 /** What to do when the kernel or file system refuses RWF_DONTCACHE. */
 export type FallbackOption = 'writeback' | 'buffered' | 'error';
 
-/** The kernel's RWF_DONTCACHE (also where the addon is missing and `constants` is empty). */
-export const RWF_DONTCACHE = 0x80;
+import { RWF_DONTCACHE } from './constants';
+
+export { RWF_DONTCACHE };
 
 export const CACHE_OPTIONS: readonly CacheOption[] = ['auto', 'dontcache', 'writeback', 'buffered'];
 export const FALLBACK_OPTIONS: readonly FallbackOption[] = ['writeback', 'buffered', 'error'];

@@ -303,9 +303,7 @@ export class DontcacheWriteStream extends Writable {
   private issue(buffers: Buffer[], flags: number, callback: WriteCallback): void {
     const position = this.pos;
     pwritev2Callback(this.fd as number, buffers, position, flags, (error, bytes, ns, calls) => {
-      this.counts.syscalls += calls;
-      this.syscallLatency.record(ns / 1000);
-      const landed = error ? (error.bytesWritten ?? 0) : bytes;
+      const landed = this.account(error, bytes, ns, calls);
       this.advance(landed);
       if (!error) this.ioDone(callback, this.window?.error ?? null);
       else if (mayRetryWithoutDontcache(error, flags, this.fallback)) {
@@ -319,9 +317,7 @@ export class DontcacheWriteStream extends Writable {
     rest: Buffer[], flags: number, refusal: SystemError, position: number, callback: WriteCallback,
   ): void {
     pwritev2Callback(this.fd as number, rest, this.pos, flags, (error, bytes, ns, calls) => {
-      this.counts.syscalls += calls;
-      this.syscallLatency.record(ns / 1000);
-      const landed = error ? (error.bytesWritten ?? 0) : bytes;
+      const landed = this.account(error, bytes, ns, calls);
       if (error) {
         this.advance(landed);
         this.ioDone(callback, error);
@@ -338,6 +334,13 @@ export class DontcacheWriteStream extends Writable {
     });
   }
 
+  /** Counts one native write in the stats; returns the bytes that landed (also on error). */
+  private account(error: SystemError | null, bytes: number, ns: number, calls: number): number {
+    this.counts.syscalls += calls;
+    this.syscallLatency.record(ns / 1000);
+    return error ? (error.bytesWritten ?? 0) : bytes;
+  }
+
   private advance(bytes: number): void {
     if (bytes <= 0) return;
     this.window?.written(this.offset, bytes);
@@ -349,12 +352,8 @@ export class DontcacheWriteStream extends Writable {
   private ioDone(callback: WriteCallback, error: Error | null): void {
     this.performingIO = false;
     this.inFlightBytes = 0;
-    if (this.destroyed) {
-      callback(error);
-      this.emit(kIoDone, error);
-      return;
-    }
     callback(error);
+    if (this.destroyed) this.emit(kIoDone, error);
   }
 
   /** flush (fdatasync), then wait for the tail's writeback and drop it: a clean cache at 'finish'. */

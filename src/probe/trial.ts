@@ -5,10 +5,10 @@ import { open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { cachestatSync, preadv2, pwritev2, pwritev2Sync, type CacheStat } from '../io';
 import type { SystemError } from '../errors';
+import { RWF_DONTCACHE } from '../constants';
 import { cachestatEvidence, unavailable, type CachestatReading } from './evidence';
 import type { Evidence } from './types';
 
-const RWF_DONTCACHE = 0x80;
 const MiB = 1024 * 1024;
 
 /** The empirical test: this many dontcache writes of `EMPIRICAL_BLOCK` bytes. */

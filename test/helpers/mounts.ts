@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { processAlive } from '../../src/lab/memcg';
 
 export type FsKind = 'ext4' | 'xfs' | 'btrfs' | 'tmpfs';
 export const FS_KINDS: readonly FsKind[] = ['ext4', 'xfs', 'btrfs', 'tmpfs'];
@@ -98,15 +99,6 @@ export async function withMount<T>(kind: FsKind, sizeMiB: number, fn: (mount: Mo
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Removes mounts and images left by runs whose process is gone. Returns what it removed. */
 export function sweepStaleMounts(): string[] {
   const removed: string[] = [];
@@ -117,7 +109,7 @@ export function sweepStaleMounts(): string[] {
   for (const name of fs.readdirSync(tmp)) {
     if (!name.startsWith(PREFIX)) continue;
     const pid = Number(name.slice(PREFIX.length).split('.')[0]);
-    if (alive(pid)) continue;
+    if (processAlive(pid)) continue;
     const full = path.join(tmp, name);
     if (mounted.has(full)) unmount(full);
     fs.rmSync(full, { recursive: true, force: true });
