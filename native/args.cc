@@ -122,7 +122,7 @@ int32_t ArgInt32(const Napi::Value& v, const char* name) {
   return static_cast<int32_t>(ArgInteger(v, name, -2147483648.0, 2147483647.0, ">= -2147483648 && <= 2147483647"));
 }
 
-void ArgBuffers(const Napi::Value& v, std::vector<iovec>& iov) {
+void ArgBuffers(const Napi::Value& v, std::vector<iovec>& iov, Napi::Value* keep_alive) {
   constexpr const char* kExpected = "an instance of Buffer, TypedArray, DataView or an Array of them";
   napi_env env = v.Env();
   bool ok = false;
@@ -130,15 +130,19 @@ void ArgBuffers(const Napi::Value& v, std::vector<iovec>& iov) {
     Napi::Array array = v.As<Napi::Array>();
     uint32_t n = array.Length();
     iov.reserve(n);
+    Napi::Array copy;
+    if (keep_alive) *keep_alive = copy = Napi::Array::New(env, n);
     for (uint32_t i = 0; i < n; i++) {
       Napi::Value item = array.Get(i);
       AppendView(env, item, iov, &ok);
       if (!ok) ThrowType(item, ("buffers[" + std::to_string(i) + "]").c_str(), "an instance of Buffer, TypedArray or DataView");
+      if (keep_alive) copy.Set(i, item);
     }
     return;
   }
   if (v.IsObject()) AppendView(env, v, iov, &ok);
   if (!ok) ThrowType(v, "buffers", kExpected);
+  if (keep_alive) *keep_alive = v;
 }
 
 Napi::Function ArgCallback(const Napi::Value& v) {

@@ -19,17 +19,6 @@ struct Prepared {
   Napi::Value keep_alive;
 };
 
-// An array of buffers is copied so that later changes to the caller's array cannot
-// drop the last reference to a buffer that a worker thread is still using.
-Napi::Value KeepAliveBuffers(const Napi::Value& buffers) {
-  if (!buffers.IsArray()) return buffers;
-  Napi::Array source = buffers.As<Napi::Array>();
-  uint32_t n = source.Length();
-  Napi::Array copy = Napi::Array::New(buffers.Env(), n);
-  for (uint32_t i = 0; i < n; i++) copy.Set(i, source.Get(i));
-  return copy;
-}
-
 // fd, buffers, position, flags: the arguments of pwritev2 and preadv2.
 struct RwArgs {
   int fd = -1;
@@ -38,9 +27,9 @@ struct RwArgs {
   int flags = 0;
 };
 
-void ParseRw(const Napi::CallbackInfo& info, RwArgs& args) {
+void ParseRw(const Napi::CallbackInfo& info, RwArgs& args, Napi::Value* keep_alive = nullptr) {
   args.fd = ArgFd(info[0]);
-  ArgBuffers(info[1], args.iov);
+  ArgBuffers(info[1], args.iov, keep_alive);
   args.position = ArgOffset(info[2], "position", true);
   args.flags = static_cast<int>(ArgUint32(info[3], "flags"));
 }
@@ -54,16 +43,18 @@ RwArgs& SyncRwArgs() {
 
 Prepared PrepareWrite(const Napi::CallbackInfo& info) {
   RwArgs args;
-  ParseRw(info, args);
+  Napi::Value keep_alive;
+  ParseRw(info, args, &keep_alive);
   return {[args = std::move(args)]() mutable { return Outcome{WriteAll(args.fd, args.iov, args.position, args.flags)}; },
-          KeepAliveBuffers(info[1])};
+          keep_alive};
 }
 
 Prepared PrepareRead(const Napi::CallbackInfo& info) {
   RwArgs args;
-  ParseRw(info, args);
+  Napi::Value keep_alive;
+  ParseRw(info, args, &keep_alive);
   return {[args = std::move(args)]() { return Outcome{ReadOnce(args.fd, args.iov, args.position, args.flags)}; },
-          KeepAliveBuffers(info[1])};
+          keep_alive};
 }
 
 Napi::Value WriteSync(const Napi::CallbackInfo& info) {
