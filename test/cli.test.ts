@@ -1,5 +1,5 @@
 // The `dontcache` CLI as users run it: node dist/cli.js, exit codes, text and --json.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,55 +8,21 @@ import { fdatasyncSync, pwritev2Sync } from '../src/io';
 import { constants as C } from '../src/constants';
 import { releaseEvidence } from '../src/probe';
 import { cleanupTempFiles, tempPath, testFs } from './helpers/fs';
+import { CLI, PACKAGE_ROOT as root, cli, ensureCliBuilt } from './helpers/cli';
 
-const root = path.join(__dirname, '..');
-const CLI = path.join(root, 'dist', 'cli.js');
 const MiB = 1024 * 1024;
 const expectedWriteback = releaseEvidence(os.release()).says;
 const ANSI = /\x1b\[/; // eslint-disable-line no-control-regex
 const STACK = /^\s+at /m;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  const { FORCE_COLOR, NO_COLOR, ...base } = process.env; // vitest may set these
-  void FORCE_COLOR;
-  void NO_COLOR;
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...base, ...env } }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** Sources the compiled CLI depends on; dist is rebuilt when any is newer. */
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestSource(full) : fs.statSync(full).mtimeMs);
-  }
-  return newest;
-}
-
-beforeAll(() => {
-  const built = fs.existsSync(CLI) ? fs.statSync(CLI).mtimeMs : 0;
-  if (built < newestSource(path.join(root, 'src'))) {
-    execFileSync('npm', ['run', 'compile:ts'], { cwd: root, stdio: 'pipe' });
-  }
-}, 120_000);
+beforeAll(ensureCliBuilt, 120_000);
 afterAll(cleanupTempFiles);
 
 describe('dontcache (dispatcher)', () => {
   it('--help lists the commands and exit codes', async () => {
     const r = await cli(['--help']);
     expect(r.code).toBe(0);
-    for (const name of ['probe', 'stat', 'drop']) expect(r.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
+    for (const name of ['probe', 'stat', 'drop', 'bench', 'cp', 'write']) expect(r.stdout).toMatch(new RegExp(`^  ${name} `, 'm'));
     expect(r.stdout).toContain('Exit status: 0 ok, 1 runtime error');
   });
 
@@ -255,6 +221,6 @@ describe('colours', () => {
   });
 
   it('FORCE_COLOR forces them when piped', async () => {
-    expect((await cli(['stat', path.join(root, 'package.json')], { FORCE_COLOR: '1' })).stdout).toMatch(ANSI);
+    expect((await cli(['stat', path.join(root, 'package.json')], { env: { FORCE_COLOR: '1' } })).stdout).toMatch(ANSI);
   });
 });
