@@ -6,6 +6,9 @@ import { probeCommand } from './cli/probe';
 import { statCommand } from './cli/stat';
 import { dropCommand } from './cli/drop';
 import { benchCommand } from './cli/bench';
+import { cpCommand } from './cli/cp';
+import { writeCommand } from './cli/write';
+import { signalOfExitCode } from './cli/interrupt';
 
 /** The subcommands, in the order `dontcache --help` lists them. */
 export const COMMANDS: readonly Command[] = [
@@ -13,6 +16,8 @@ export const COMMANDS: readonly Command[] = [
   statCommand,
   dropCommand,
   benchCommand,
+  cpCommand,
+  writeCommand,
 ];
 
 function version(): string {
@@ -29,7 +34,8 @@ function mainHelp(): string {
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
     '',
     "Run 'dontcache <command> --help' for a command's options.",
-    'Exit status: 0 ok, 1 runtime error (one line on stderr), 2 bad usage.',
+    'Exit status: 0 ok, 1 runtime error (one line on stderr), 2 bad usage;',
+    'cp and write end by the signal after cleaning up on Ctrl-C (status 130 in a shell).',
     '',
   ].join('\n');
 }
@@ -80,6 +86,10 @@ if (require.main === module) {
     throw error;
   });
   void main(process.argv.slice(2)).then((code) => {
-    process.exitCode = code;
+    // cp and write report an interrupt as 128 + signal: end by that signal, as
+    // interrupted programs should, so the shell (or a loop around us) sees it.
+    const signal = signalOfExitCode(code);
+    if (signal) process.kill(process.pid, signal);
+    else process.exitCode = code;
   });
 }

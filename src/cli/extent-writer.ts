@@ -1,0 +1,170 @@
+// Writes a source's bytes, in order, into an open file through DontcacheWriteStreams
+// (public API only). Dense: one stream for everything. Sparse: aligned all-zero blocks
+// are skipped and left as holes; each run of data gets its own stream at its offset, and
+// a trailing hole is made by extending the size. Like cp --sparse=always.
+import { once } from 'node:events';
+import fs from 'node:fs';
+import { finished } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { createDontcacheWriteStream, type DontcacheWriteStream } from '../write-stream';
+import type { CacheOption, CacheStrategy, FallbackEvent } from '../stream-options';
+
+export interface ExtentWriterOptions {
+  cache: CacheOption;
+  /** Zero blocks of this size, aligned in the file, become holes; 0 writes every byte. */
+  holeBlock: number;
+  /** The file is open with O_APPEND: bytes go to its end (holeBlock must be 0). */
+  append: boolean;
+  /** Aborting rejects a pending write; then call abort(). */
+  signal: AbortSignal;
+  onFallback?(event: FallbackEvent): void;
+}
+
+/** The block size to look for zeros in: the file system's I/O block, within sane bounds. */
+export function holeBlockSize(blksize: number): number {
+  const pow2 = blksize > 0 && (blksize & (blksize - 1)) === 0;
+  return pow2 && blksize >= 512 && blksize <= 1024 * 1024 ? blksize : 4096;
+}
+
+let zeros = Buffer.alloc(0);
+
+/** Whether `buffer[start, end)` holds only zero bytes. */
+function allZero(buffer: Buffer, start: number, end: number): boolean {
+  if (zeros.length < end - start) zeros = Buffer.alloc(end - start);
+  return buffer.compare(zeros, 0, end - start, start, end) === 0;
+}
+
+export class ExtentWriter {
+  /** Source bytes taken so far: written, queued or skipped as holes. */
+  position = 0;
+  /** Bytes of holes skipped. */
+  holeBytes = 0;
+  private stream: DontcacheWriteStream | null = null;
+  private streamStart = 0;
+  private streamEnd = 0;
+  // Data bytes and end of the data of the streams already finished.
+  private finishedBytes = 0;
+  private finishedEnd = 0;
+  // The strategy the first stream settled on; later streams keep it.
+  private decided: CacheStrategy | null = null;
+
+  constructor(private readonly fd: number, private readonly options: ExtentWriterOptions) {
+    if (options.append && options.holeBlock > 0) throw new RangeError('an appending writer cannot make holes');
+  }
+
+  /** The write streams' strategy (null before the first one has opened the file). */
+  get strategy(): CacheStrategy | null {
+    const current = this.stream?.stats.strategy;
+    return current === undefined || current === 'pending' ? this.decided : current;
+  }
+
+  /** Bytes that landed in the file. */
+  get dataBytes(): number {
+    return this.finishedBytes + (this.stream?.bytesWritten ?? 0);
+  }
+
+  /**
+   * Length of the source prefix the file holds now: up to its last landed byte (the
+   * holes before it read as the zeros they stand for). Writes land in order, so there is
+   * nothing after it.
+   */
+  get landedEnd(): number {
+    const current = this.stream?.bytesWritten ?? 0;
+    return current > 0 ? this.streamStart + current : this.finishedEnd;
+  }
+
+  /** Takes the next chunk of the source; resolves when the writer may take another. */
+  async write(chunk: Buffer): Promise<void> {
+    const block = this.options.holeBlock;
+    if (block === 0) {
+      await this.writeData(this.position, chunk);
+      this.position += chunk.length;
+      return;
+    }
+    // Whole aligned blocks only can be holes; a partial one (a short read) is data.
+    const base = this.position;
+    let runStart = 0;
+    let runIsHole = false;
+    let at = 0;
+    while (at < chunk.length) {
+      const next = Math.min(chunk.length, Math.floor((base + at) / block) * block + block - base);
+      const hole = next - at === block && allZero(chunk, at, next);
+      if (at > runStart && hole !== runIsHole) {
+        await this.run(chunk, runStart, at, runIsHole);
+        runStart = at;
+      }
+      runIsHole = hole;
+      at = next;
+    }
+    if (chunk.length > runStart) await this.run(chunk, runStart, chunk.length, runIsHole);
+  }
+
+  private async run(chunk: Buffer, start: number, end: number, hole: boolean): Promise<void> {
+    if (hole) this.holeBytes += end - start;
+    else await this.writeData(this.position, chunk.subarray(start, end));
+    this.position += end - start;
+  }
+
+  /** Finishes the last stream (its 'finish': written, settled) and sizes the file. */
+  async end(): Promise<void> {
+    await this.finishStream();
+    if (this.position > this.finishedEnd && this.options.holeBlock > 0) {
+      await promisify(fs.ftruncate)(this.fd, this.position);
+    }
+  }
+
+  /** After a failure or an abort: destroys the stream, once its write in flight is done. */
+  async abort(): Promise<void> {
+    const stream = this.stream;
+    if (!stream) return;
+    if (!stream.closed) {
+      const closed = once(stream, 'close').catch(() => undefined);
+      stream.destroy();
+      await closed;
+    }
+  }
+
+  private async writeData(offset: number, data: Buffer): Promise<void> {
+    if (!this.stream || offset !== this.streamEnd) {
+      await this.finishStream();
+      this.openStream(offset);
+    }
+    const stream = this.stream as DontcacheWriteStream;
+    this.streamEnd += data.length;
+    if (stream.errored) throw stream.errored;
+    if (!stream.write(data)) {
+      if (stream.errored) throw stream.errored;
+      await once(stream, 'drain', { signal: this.options.signal });
+    }
+  }
+
+  private openStream(offset: number): void {
+    // Later streams take the strategy the first one settled on (no second fs lookup,
+    // no second refusal to fall back from).
+    const cache = this.decided ?? this.options.cache;
+    const stream = createDontcacheWriteStream(undefined, {
+      fd: this.fd,
+      autoClose: false,
+      cache,
+      ...(this.options.append ? {} : { start: offset }),
+    });
+    // Errors are read from stream.errored and by finished(); this keeps them from
+    // being thrown as unhandled between writes.
+    stream.on('error', () => undefined);
+    stream.on('fallback', (event: FallbackEvent) => this.options.onFallback?.(event));
+    this.stream = stream;
+    this.streamStart = this.streamEnd = offset;
+  }
+
+  private async finishStream(): Promise<void> {
+    const stream = this.stream;
+    if (!stream) return;
+    stream.end();
+    await finished(stream, { readable: false, signal: this.options.signal });
+    const { strategy } = stream.stats;
+    if (strategy !== 'pending') this.decided = strategy;
+    this.finishedBytes += stream.bytesWritten;
+    if (stream.bytesWritten > 0) this.finishedEnd = this.streamStart + stream.bytesWritten;
+    this.stream = null;
+  }
+}
