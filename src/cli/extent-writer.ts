@@ -26,6 +26,8 @@ export function holeBlockSize(blksize: number): number {
   return pow2 && blksize >= 512 && blksize <= 1024 * 1024 ? blksize : 4096;
 }
 
+const ftruncate = promisify(fs.ftruncate);
+
 let zeros = Buffer.alloc(0);
 
 /** Whether `buffer[start, end)` holds only zero bytes. */
@@ -47,6 +49,8 @@ export class ExtentWriter {
   private finishedEnd = 0;
   // The strategy the first stream settled on; later streams keep it.
   private decided: CacheStrategy | null = null;
+  // The end of the last chunk that is not a whole block yet (sparse only).
+  private tail: Buffer | null = null;
 
   constructor(private readonly fd: number, private readonly options: ExtentWriterOptions) {
     if (options.append && options.holeBlock > 0) throw new RangeError('an appending writer cannot make holes');
@@ -81,22 +85,22 @@ export class ExtentWriter {
       this.position += chunk.length;
       return;
     }
-    // Whole aligned blocks only can be holes; a partial one (a short read) is data.
-    const base = this.position;
+    // Only whole aligned blocks can be holes: a chunk that ends inside a block (a pipe
+    // gives any sizes) leaves that part for the next chunk.
+    const whole = this.tail ? Buffer.concat([this.tail, chunk]) : chunk;
+    const cut = Math.floor((this.position + whole.length) / block) * block - this.position;
+    this.tail = cut < whole.length ? whole.subarray(cut) : null;
     let runStart = 0;
     let runIsHole = false;
-    let at = 0;
-    while (at < chunk.length) {
-      const next = Math.min(chunk.length, Math.floor((base + at) / block) * block + block - base);
-      const hole = next - at === block && allZero(chunk, at, next);
+    for (let at = 0; at < cut; at += block) {
+      const hole = allZero(whole, at, at + block);
       if (at > runStart && hole !== runIsHole) {
-        await this.run(chunk, runStart, at, runIsHole);
+        await this.run(whole, runStart, at, runIsHole);
         runStart = at;
       }
       runIsHole = hole;
-      at = next;
     }
-    if (chunk.length > runStart) await this.run(chunk, runStart, chunk.length, runIsHole);
+    if (cut > runStart) await this.run(whole, runStart, cut, runIsHole);
   }
 
   private async run(chunk: Buffer, start: number, end: number, hole: boolean): Promise<void> {
@@ -105,23 +109,36 @@ export class ExtentWriter {
     this.position += end - start;
   }
 
-  /** Finishes the last stream (its 'finish': written, settled) and sizes the file. */
-  async end(): Promise<void> {
-    await this.finishStream();
-    if (this.position > this.finishedEnd && this.options.holeBlock > 0) {
-      await promisify(fs.ftruncate)(this.fd, this.position);
-    }
+  /**
+   * Sets the file's size before a sparse copy of a known size, so no write extends it:
+   * XFS would otherwise preallocate past each extent's end, and those blocks would end
+   * up inside the file (allocated zeros where the source has a hole).
+   */
+  async presize(size: number): Promise<void> {
+    if (this.options.holeBlock > 0) await ftruncate(this.fd, size);
   }
 
-  /** After a failure or an abort: destroys the stream, once its write in flight is done. */
+  /** Finishes the last stream (its 'finish': written, settled) and sizes the file. */
+  async end(): Promise<void> {
+    const tail = this.tail;
+    this.tail = null;
+    if (tail) await this.run(tail, 0, tail.length, allZero(tail, 0, tail.length));
+    await this.finishStream();
+    if (this.options.holeBlock > 0) await ftruncate(this.fd, this.position);
+  }
+
+  /**
+   * After a failure or an abort: destroys the stream once its write in flight is done,
+   * and cuts a sparse file back to its last landed byte, so it holds the prefix only.
+   */
   async abort(): Promise<void> {
     const stream = this.stream;
-    if (!stream) return;
-    if (!stream.closed) {
+    if (stream && !stream.closed) {
       const closed = once(stream, 'close').catch(() => undefined);
       stream.destroy();
       await closed;
     }
+    if (this.options.holeBlock > 0) await ftruncate(this.fd, this.landedEnd);
   }
 
   private async writeData(offset: number, data: Buffer): Promise<void> {

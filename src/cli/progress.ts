@@ -56,7 +56,7 @@ export class ProgressLine {
     const started = process.hrtime.bigint();
     const draw = () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      this.draw(`${progressText(done(), total, seconds)}  ${label}`);
+      this.draw(progressText(done(), total, seconds), label);
     };
     this.timer = setInterval(draw, this.stream.isTTY ? TTY_INTERVAL_MS : LOG_INTERVAL_MS);
     this.timer.unref();
@@ -68,15 +68,16 @@ export class ProgressLine {
     this.clear();
   }
 
-  private draw(text: string): void {
+  private draw(figures: string, label: string): void {
     if (!this.stream.isTTY) {
-      this.stream.write(`${text}\n`);
+      this.stream.write(`${figures}  ${label}\n`);
       return;
     }
-    // A line longer than the terminal wraps, and \r then redraws only its last row.
-    const width = (this.stream.columns ?? 80) - 1;
-    const fitted = text.length > width ? `${text.slice(0, Math.max(0, width - 1))}…` : text;
-    this.stream.write(`\r\x1b[K${fitted}`);
+    // A line longer than the terminal wraps, and \r then redraws only its last row:
+    // shorten the label (from the left: the file name is at the end).
+    const room = (this.stream.columns || 80) - 1 - figures.length - 2;
+    const fitted = room <= 1 ? '' : label.length <= room ? label : `…${label.slice(label.length - room + 1)}`;
+    this.stream.write(`\r\x1b[K${figures}${fitted ? `  ${fitted}` : ''}`);
     this.drawn = true;
   }
 

@@ -211,6 +211,7 @@ export async function runTransfer(
       signal,
       onFallback: fallback('write'),
     });
+    if (holes && source.size !== null) await writer.presize(source.size);
     const w = writer;
     progress.start(source.label === '-' ? job.dest : source.label, source.size, () => w.position);
     for await (const chunk of source.stream) await writer.write(chunk as Buffer);
