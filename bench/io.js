@@ -8,6 +8,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
 const dc = require('../dist/index.js');
+const { median } = require('./common');
 
 const { values } = parseArgs({
   options: { trials: { type: 'string', default: '5' }, dir: { type: 'string', default: '.' } },
@@ -47,11 +48,6 @@ async function measure(variant, ctx, buf, ops) {
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   return ops / seconds;
 }
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function main() {
   const file = path.join(values.dir, `.dontcache-bench-io.${process.pid}`);

@@ -16,13 +16,7 @@ const { performance } = require('node:perf_hooks');
 const { createDontcacheWriteStream, DEFAULT_WRITE_HIGH_WATER_MARK } = require('../dist/write-stream');
 const { LatencyHistogram } = require('../dist/latency');
 const { cachestatSync } = require('../dist/io');
-
-function parseSize(text) {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(String(text).trim());
-  if (!m) throw new Error(`bad size: ${text}`);
-  const scale = { '': 1, k: 1 << 10, m: 1 << 20, g: 1 << 30, t: 2 ** 40 }[m[2].toLowerCase()];
-  return Math.round(Number(m[1]) * scale);
-}
+const { dirtyBytes, median, parseSize } = require('./common');
 
 function parseArgs(argv) {
   const opts = {
@@ -47,13 +41,6 @@ function parseArgs(argv) {
   opts.chunkSizes = opts.chunks.split(',').map(parseSize);
   opts.variants = ['node', ...opts.modes.split(',').filter(Boolean)];
   return opts;
-}
-
-/** Dirty + Writeback from /proc/meminfo, bytes. */
-function dirtyBytes() {
-  const text = fs.readFileSync('/proc/meminfo', 'utf8');
-  const kb = (name) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? 0);
-  return (kb('Dirty') + kb('Writeback')) * 1024;
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -134,12 +121,6 @@ async function runOne(variant, file, size, chunk, hwm) {
     strategy,
   };
 }
-
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-};
 
 function fmtSize(bytes) {
   return bytes >= 2 ** 20 ? `${bytes / 2 ** 20} MiB` : `${bytes / 1024} KiB`;

@@ -14,6 +14,7 @@ import { straceArgs, straceUnavailableReason } from './helpers/faults';
 import { cleanupTempFiles, tempPath, testFs } from './helpers/fs';
 import { FS_KINDS, mountUnavailableReason, withMount, type FsKind } from './helpers/mounts';
 import { fillLeaving } from './reliability/support';
+import { prng } from './helpers/model';
 
 const MiB = 1024 * 1024;
 const KiB = 1024;
@@ -113,18 +114,6 @@ function untilSize(file: string, bytes: number, child: Running): Promise<void> {
   return until(`${file} has ${bytes} bytes`, () => fs.existsSync(file) && fs.statSync(file).size >= bytes, child);
 }
 
-/** A small seeded generator (mulberry32), so a failing layout can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const PREFIX_LINE = /holds the first (\d+) bytes of/;
 
 describe.each(FS_KINDS)('dontcache cp on %s', (kind) => {
@@ -221,7 +210,7 @@ describe.each(FS_KINDS)('dontcache cp on %s', (kind) => {
 
   it.skipIf(!mount.dir)('random layouts of data, written zeros and holes at odd offsets: byte-exact with and without --sparse', async () => {
     const seed = Number(process.env.DONTCACHE_SEED ?? Date.now() % 100000);
-    const next = random(seed);
+    const next = prng(seed);
     for (let round = 0; round < 2; round++) {
       const src = tempPath(dir(), 'layout');
       const fd = fs.openSync(src, 'w');
@@ -331,6 +320,21 @@ describe.skipIf(!ext4.dir)('dontcache cp: operands, overwrite rules, exit codes'
       expect(r.stderr).toBe(`dontcache cp: '${src}' -> '${dest}': '${src}' and '${dest}' are the same file\n`);
       expect(sha256(src)).toBe(hash);
     }
+  });
+
+  it('a source written to while it is copied: the copy fails (it may mix old and new bytes), never a success', async () => {
+    const src = await coldFile(work(), 512 * MiB);
+    const dest = tempPath(work(), 'dest');
+    const child = spawnCli(['cp', '--json', src, dest]);
+    const done = outcome(child);
+    await untilSize(dest, 16 * MiB, child);
+    fs.appendFileSync(src, 'late');
+    const r = await done;
+    expect(r.code).toBe(1);
+    const s = summary(r).files[0];
+    expect(s).toMatchObject({ status: 'failed', error: { code: 'ERR_SOURCE_CHANGED' }, leftover: { kind: 'prefix' } });
+    expect(s.error!.message).toBe(`'${src}' changed while it was copied (size ${512 * MiB} -> ${512 * MiB + 4})`);
+    fs.rmSync(src);
   });
 
   it('runtime errors: one line each, the other files still copied, exit 1', async () => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Command } from './args';
 import { preservedOf } from './destination';
-import { failedRecord, fileReader, runTransfers, TRANSFER_OPTIONS, transferSettings, type PreparedTransfer, type TransferSettings } from './transfer';
+import { failedRecord, fileReader, runTransfers, unchangedSince, TRANSFER_OPTIONS, transferSettings, type PreparedTransfer, type TransferSettings } from './transfer';
 
 const open = promisify(fs.open);
 const fstat = promisify(fs.fstat);
@@ -45,6 +45,7 @@ async function prepareCopy(src: string, dest: string, settings: TransferSettings
         ...fileReader(fd, settings.cache),
         size: regular ? stats.size : null,
         fd: regular ? fd : null,
+        verify: regular ? await unchangedSince(fd, `'${src}'`) : undefined,
         close: () => close(fd),
       },
       dest,

@@ -2,6 +2,7 @@
 // destination file through ExtentWriter, with progress, interrupts, and a record of
 // what happened (the --json summary).
 import { once } from 'node:events';
+import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { constants } from '../constants';
 import { fadvise } from '../io';
@@ -114,7 +115,26 @@ export interface TransferSource {
   fd: number | null;
   /** The read stream's strategy, when it is one of ours. */
   strategy(): CacheStrategy | null;
+  /** Rejects when the source changed while it was read (regular files). */
+  verify?(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * A check that the regular file open as `fd` still has the size and modification time
+ * it had now: a file written while it is copied gives a copy that may mix old and new
+ * bytes, which must not pass for a good copy.
+ */
+export async function unchangedSince(fd: number, name: string): Promise<() => Promise<void>> {
+  const fstat = (): Promise<fs.BigIntStats> => new Promise((resolve, reject) =>
+    fs.fstat(fd, { bigint: true }, (error, stats) => (error ? reject(error) : resolve(stats))));
+  const before = await fstat();
+  return async () => {
+    const after = await fstat();
+    if (after.size !== before.size || after.mtimeNs !== before.mtimeNs) {
+      throw Object.assign(new Error(`${name} changed while it was copied (size ${before.size} -> ${after.size})`), { code: 'ERR_SOURCE_CHANGED' });
+    }
+  };
 }
 
 export interface TransferJob {
@@ -145,11 +165,23 @@ function errorInfo(error: unknown): { code?: string; message: string } {
   return code === undefined ? { message: errorLine(error) } : { code, message: errorLine(error) };
 }
 
-async function destroyAndWait(stream: Readable): Promise<void> {
-  if (stream.closed) return;
-  const closed = once(stream, 'close').catch(() => undefined);
+/**
+ * Destroys the source and waits for its 'close' (a read in flight still uses the fd);
+ * after a signal at most `patience` ms: a read from a FIFO or a terminal may never
+ * return, and the process is about to end anyway. Resolves with whether it closed.
+ */
+async function destroyAndWait(stream: Readable, patience: number): Promise<boolean> {
+  if (stream.closed) return true;
+  const closed = once(stream, 'close').then(() => true, () => true);
   stream.destroy();
-  await closed;
+  if (patience === Infinity) return closed;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), patience);
+  });
+  const result = await Promise.race([closed, timeout]);
+  clearTimeout(timer);
+  return result;
 }
 
 function emptyRecord(source: string, dest: string): TransferRecord {
@@ -216,7 +248,8 @@ export async function runTransfer(
     progress.start(source.label === '-' ? job.dest : source.label, source.size, () => w.position);
     for await (const chunk of source.stream) await writer.write(chunk as Buffer);
     await writer.end();
-    await finishDestination(dest, { preserve: job.preserve, fsync: settings.fsync });
+    await source.verify?.();
+    await finishDestination(dest, { preserve: dest.regular ? job.preserve : undefined, fsync: settings.fsync });
     record.status = 'copied';
     record.bytes = writer.position;
   } catch (error) {
@@ -232,12 +265,13 @@ export async function runTransfer(
         record.error = errorInfo(e);
         return { kind: 'prefix', bytes: landed, appended };
       });
+      if (record.leftover.kind !== 'prefix') record.bytes = 0;
     }
   } finally {
     progress.stop();
     signal.removeEventListener('abort', stopSource);
-    await destroyAndWait(source.stream);
   }
+  const sourceClosed = await destroyAndWait(source.stream, signal.aborted ? 1000 : Infinity);
   record.seconds = Number(process.hrtime.bigint() - started) / 1e9;
   record.mbps = megabytesPerSecond(record.bytes, record.seconds);
   record.strategy = { read: source.strategy(), write: writer?.strategy ?? null };
@@ -247,7 +281,7 @@ export async function runTransfer(
   }
   if (record.status !== 'copied' && record.status !== 'skipped') await dropReadAhead(source.fd, record.residency.source.before);
   record.residency.source.after = await residency(source.fd);
-  await source.close();
+  if (sourceClosed) await source.close();
   if (dest) {
     if (record.leftover?.kind !== 'removed' && dest.regular) record.residency.dest.after = await residency(dest.fd);
     await closeDestination(dest);

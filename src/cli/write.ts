@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { UsageError, type Command } from './args';
-import { failedRecord, fileReader, runTransfers, TRANSFER_OPTIONS, transferSettings, type PreparedTransfer, type TransferSettings } from './transfer';
+import { failedRecord, fileReader, runTransfers, unchangedSince, TRANSFER_OPTIONS, transferSettings, type PreparedTransfer, type TransferSettings } from './transfer';
 
 const STDIN = 0;
 
@@ -35,6 +35,7 @@ async function prepareWrite(dest: string, settings: TransferSettings, flags: { a
       ...(regular ? fileReader(STDIN, settings.cache) : { stream: process.stdin, strategy: () => null }),
       size: regular ? Math.max(0, stats.size - filePosition(STDIN)) : null,
       fd: regular ? STDIN : null,
+      verify: regular ? await unchangedSince(STDIN, 'standard input') : undefined,
       close: async () => undefined,
     },
     dest,
