@@ -424,6 +424,28 @@ describe('dontcache cp: Ctrl-C mid-copy (a real child, SIGINT)', () => {
     fs.rmSync(src);
   });
 
+  it.skipIf(!ext4.dir)('from a FIFO whose writer stays silent: Ctrl-C still ends it, with what came through', async () => {
+    const fifo = tempPath(work(), 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    // O_RDWR: holds the FIFO open without waiting for a reader (Linux).
+    const writer = fs.openSync(fifo, fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+    try {
+      const data = randomFillSync(Buffer.alloc(64 * KiB));
+      fs.writeSync(writer, data);
+      const dest = tempPath(work(), 'dest');
+      const child = spawnCli(['cp', fifo, dest]);
+      const done = outcome(child);
+      await untilSize(dest, data.length, child);
+      child.kill('SIGINT');
+      const r = await done;
+      expect(r.signal, r.stderr).toBe('SIGINT');
+      expect(r.stderr).toBe(`dontcache cp: '${fifo}' -> '${dest}': interrupted by SIGINT; '${dest}' holds the first ${data.length} bytes of '${fifo}' (incomplete)\n`);
+      expect(fs.readFileSync(dest).equals(data)).toBe(true);
+    } finally {
+      fs.closeSync(writer);
+    }
+  });
+
   it.skipIf(!ext4.dir)('--remove-on-error: DEST is removed, and the message says so', async () => {
     const src = await coldFile(work(), 512 * MiB);
     const dest = tempPath(work(), 'dest');

@@ -215,6 +215,25 @@ async function dropReadAhead(fd: number | null, before: Residency | null): Promi
   await fadvise(fd, 0, 0, constants.POSIX_FADV_DONTNEED).catch(() => undefined);
 }
 
+/**
+ * The chunks of `source`, ending with the abort reason as soon as `signal` aborts: a
+ * destroyed stream ends its iteration only at 'close', after its read in flight, and a
+ * read from a FIFO or a terminal may wait forever.
+ */
+async function* chunksUntilAborted(source: Readable, signal: AbortSignal): AsyncGenerator<Buffer> {
+  const aborted = new Promise<never>((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+  aborted.catch(() => undefined);
+  const chunks = source[Symbol.asyncIterator]();
+  for (;;) {
+    const next = await Promise.race([chunks.next(), aborted]);
+    if (next.done) return;
+    yield next.value as Buffer;
+  }
+}
+
 /** Runs one transfer. Never throws: failures are in the record. */
 export async function runTransfer(
   job: TransferJob, settings: TransferSettings, progress: ProgressLine, signal: AbortSignal,
@@ -246,7 +265,7 @@ export async function runTransfer(
     if (holes && source.size !== null) await writer.presize(source.size);
     const w = writer;
     progress.start(source.label === '-' ? job.dest : source.label, source.size, () => w.position);
-    for await (const chunk of source.stream) await writer.write(chunk as Buffer);
+    for await (const chunk of chunksUntilAborted(source.stream, signal)) await writer.write(chunk);
     await writer.end();
     await source.verify?.();
     await finishDestination(dest, { preserve: dest.regular ? job.preserve : undefined, fsync: settings.fsync });
