@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { dropCache, pageCacheState } from '../src/page-cache';
 import { formatDuration, progressText } from '../src/cli/progress';
 import { CLI, cli, ensureCliBuilt, outcome, spawnCli, type CliRun } from './helpers/cli';
@@ -20,7 +20,7 @@ const MiB = 1024 * 1024;
 const KiB = 1024;
 
 beforeAll(ensureCliBuilt, 120_000);
-afterAll(cleanupTempFiles);
+afterEach(cleanupTempFiles); // the shared mounts are small (tmpfs 512 MiB) and shared with other suites
 
 // One random MiB, stamped with its index in every MiB of a file: distinct, cheap, checkable.
 const BLOCK = randomFillSync(Buffer.alloc(MiB));
