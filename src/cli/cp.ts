@@ -73,7 +73,7 @@ export const cpCommand: Command = {
     'brings in are dropped again (pages of the source cached before stay cached). DEST is',
     'replaced (truncated) if it exists, or created with the mode of SRC; into a directory,',
     'each SRC keeps its name. Holes: a sparse SRC (fewer blocks than bytes) gets holes',
-    "where it has zero blocks; --sparse makes holes of every zero block, like cp --sparse=always.",
+    'where it has zero blocks; --sparse makes holes of every zero block (cp --sparse=always).',
     'On an error or Ctrl-C, DEST holds exactly the prefix written so far and the message',
     'says how long it is (--remove-on-error deletes it instead); a partial file is never',
     'reported as a success. With -n an existing DEST is skipped (status 0).',

@@ -27,8 +27,8 @@ const CACHE_CHOICES = ['auto', 'dontcache', 'writeback', 'buffered'] as const;
 /** Options cp and write share. */
 export const TRANSFER_OPTIONS: Record<string, OptionSpec> = {
   cache: {
-    type: 'string', value: 'auto|dontcache|writeback|buffered',
-    description: "page-cache strategy of the streams (default auto: RWF_DONTCACHE where taken, else writeback windows; plain on tmpfs)",
+    type: 'string', value: 'strategy',
+    description: 'auto (default: RWF_DONTCACHE where taken, else writeback windows), dontcache, writeback or buffered',
   },
   fsync: { type: 'boolean', description: 'make the data and metadata durable (fsync, and the new directory entry) before exiting' },
   'no-clobber': { type: 'boolean', short: 'n', description: 'never overwrite an existing file' },
