@@ -164,7 +164,10 @@ describe.each(FS_KINDS)('dontcache cp on %s', (kind) => {
     const dest = tempPath(dir(), 'dest');
     const r = await cli(['cp', src, dest]);
     expect(r).toMatchObject({ code: 0, stderr: '' });
-    expect(await cachedBytes(src, 0, 8 * MiB), 'the 8 MiB cached before').toBe(8 * MiB);
+    // XFS here (6.18) loses a few cached pages of such a file now and then even when it is
+    // only read plainly (8 pages in 1 of 8 rounds, no reclaim in /proc/vmstat): allow
+    // that much, not more.
+    expect(await cachedBytes(src, 0, 8 * MiB), 'the 8 MiB cached before').toBeGreaterThanOrEqual(8 * MiB - 32 * 4096);
     expect(await cachedBytes(src), 'the whole source').toBeLessThanOrEqual(before);
     expect(await cachedBytes(dest)).toBeLessThanOrEqual(0.01 * 40 * MiB);
     expect(sha256(dest)).toBe(sha256(src));
