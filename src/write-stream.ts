@@ -16,7 +16,10 @@ import {
   type CacheOption,
   type CacheStrategy, type FallbackEvent, type FallbackOption,
 } from './stream-options';
-import { DEFAULT_WINDOW_SIZE, WritebackWindow, settleRange } from './writeback-window';
+import { DEFAULT_WINDOW_SIZE, WritebackWindow } from './writeback-window';
+import { FOLIO_MAX, PAGE_SIZE, PriorResidency } from './page-cache';
+import { PositionReader, descriptorState } from './fd-position';
+import { constants } from './constants';
 import { systemError, type SystemError } from './errors';
 
 /**
@@ -100,16 +103,30 @@ function skipBytes(buffers: readonly Buffer[], n: number): Buffer[] {
   return rest;
 }
 
-/** File offset and O_APPEND of an open descriptor, from /proc/self/fdinfo (Node has no lseek). */
-function descriptorState(fd: number): { pos: number; append: boolean } {
-  try {
-    const info = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
-    const pos = Number(/^pos:\s*(\d+)/m.exec(info)?.[1] ?? 0);
-    const flags = parseInt(/^flags:\s*([0-7]+)/m.exec(info)?.[1] ?? '0', 8);
-    return { pos, append: (flags & O_APPEND) !== 0 };
-  } catch {
-    return { pos: 0, append: false };
+function byteLength(buffers: readonly Buffer[]): number {
+  let n = 0;
+  for (const buffer of buffers) n += buffer.length;
+  return n;
+}
+
+/**
+ * The buffers one pwritev2 syscall takes (at most IOV_MAX of them and MAX_BYTES_PER_CALL
+ * bytes), and the rest. An append is placed per syscall: split here, each call's bytes
+ * land in one piece, whose place the file position then tells.
+ */
+function oneSyscall(buffers: readonly Buffer[]): [Buffer[], Buffer[]] {
+  const { IOV_MAX, MAX_BYTES_PER_CALL } = constants;
+  let bytes = 0;
+  for (let i = 0; i < buffers.length; i++) {
+    if (i === IOV_MAX) return [buffers.slice(0, i), buffers.slice(i)];
+    const room = MAX_BYTES_PER_CALL - bytes;
+    if (buffers[i].length > room) {
+      if (room === 0) return [buffers.slice(0, i), buffers.slice(i)];
+      return [[...buffers.slice(0, i), buffers[i].subarray(0, room)], [buffers[i].subarray(room), ...buffers.slice(i + 1)]];
+    }
+    bytes += buffers[i].length;
   }
+  return [buffers.slice(), []];
 }
 
 /**
@@ -142,8 +159,11 @@ export class DontcacheWriteStream extends Writable {
   private pos = -1;
   // Absolute offset of the next byte (known or, at -1, inferred), for the cache work.
   private offset = 0;
-  private firstOffset = 0;
+  // File size at open: only pages below it can hold someone else's cached data.
+  private sizeAtOpen = 0;
   private window: WritebackWindow | null = null;
+  // With O_APPEND: where each write's bytes landed (other processes may append too).
+  private landing: PositionReader | null = null;
   private performingIO = false;
   // Bytes of the batch being written, and whether write() returned false on its own
   // account (the queue behind that batch was full) and so owes a 'drain'.
@@ -219,7 +239,8 @@ export class DontcacheWriteStream extends Writable {
       else if (this.start !== undefined) this.pos = this.start;
       else this.pos = given || !stat.isFile() ? -1 : 0;
       this.offset = append ? stat.size : this.pos === -1 ? state.pos : this.pos;
-      this.firstOffset = this.offset;
+      this.sizeAtOpen = stat.size;
+      if (append && stat.isFile()) this.landing = new PositionReader(fd);
       if (!stat.isFile()) {
         // Pipes, terminals, devices: no page cache of ours to keep clean.
         this.strategy = 'buffered';
@@ -244,7 +265,11 @@ export class DontcacheWriteStream extends Writable {
     if (strategy === 'buffered') this.window?.stop(() => undefined);
     else if (this.window) this.window.mode.drop = strategy === 'writeback';
     else if (this.fd !== null) {
-      this.window = new WritebackWindow(this.fd, this.windowSize, { drop: strategy === 'writeback' });
+      // Appends land beyond the old end of the file, where nobody else has cached
+      // anything; their neighbours' bytes are someone else's: drop whole pages only.
+      const prior = this.landing ? null : new PriorResidency(this.fd, this.sizeAtOpen, this.windowSize);
+      const align = this.landing ? PAGE_SIZE : FOLIO_MAX;
+      this.window = new WritebackWindow(this.fd, this.windowSize, { drop: strategy === 'writeback' }, { prior, align });
     }
   }
 
@@ -296,25 +321,34 @@ export class DontcacheWriteStream extends Writable {
         if (!this.destroyed && !this.writableEnded) this.emit('drain');
       });
     }
-    if (this.window) this.window.ready(issue);
+    if (this.window) this.window.ready(issue, this.inFlightBytes);
     else issue(null);
   }
 
   private issue(buffers: Buffer[], flags: number, callback: WriteCallback): void {
+    const [now, later] = this.landing ? oneSyscall(buffers) : [buffers, []];
     const position = this.pos;
-    pwritev2Callback(this.fd as number, buffers, position, flags, (error, bytes, ns, calls) => {
+    if (!this.landing) this.window?.beforeWrite(this.offset, byteLength(now));
+    pwritev2Callback(this.fd as number, now, position, flags, (error, bytes, ns, calls) => {
       const landed = this.account(error, bytes, ns, calls);
       this.advance(landed);
-      if (!error) this.ioDone(callback, this.window?.error ?? null);
+      if (!error) this.writeOn(later, flags, callback);
       else if (mayRetryWithoutDontcache(error, flags, this.fallback)) {
-        this.retryWithoutDontcache(skipBytes(buffers, landed), flags & ~RWF_DONTCACHE, error, position, callback);
+        this.retryWithoutDontcache(skipBytes(now, landed), later, flags & ~RWF_DONTCACHE, error, position, callback);
       } else this.ioDone(callback, error);
     });
   }
 
+  /** After a successful write: the rest of the batch, or the batch's callback. */
+  private writeOn(later: Buffer[], flags: number, callback: WriteCallback): void {
+    const windowError = this.window?.error ?? null;
+    if (later.length > 0 && !windowError) this.issue(later, flags, callback);
+    else this.ioDone(callback, windowError);
+  }
+
   /** Writes the refused bytes again without RWF_DONTCACHE; switches only if that succeeds. */
   private retryWithoutDontcache(
-    rest: Buffer[], flags: number, refusal: SystemError, position: number, callback: WriteCallback,
+    rest: Buffer[], later: Buffer[], flags: number, refusal: SystemError, position: number, callback: WriteCallback,
   ): void {
     pwritev2Callback(this.fd as number, rest, this.pos, flags, (error, bytes, ns, calls) => {
       const landed = this.account(error, bytes, ns, calls);
@@ -330,7 +364,7 @@ export class DontcacheWriteStream extends Writable {
       this.advance(landed);
       const event: FallbackEvent = { from: 'dontcache', to, reason: refusal, position };
       this.emit('fallback', event);
-      this.ioDone(callback, null);
+      this.writeOn(later, flags, callback);
     });
   }
 
@@ -343,9 +377,12 @@ export class DontcacheWriteStream extends Writable {
 
   private advance(bytes: number): void {
     if (bytes <= 0) return;
-    this.window?.written(this.offset, bytes);
+    // An append's bytes end at the file position it left (one syscall, one piece).
+    const end = this.window ? this.landing?.read() : undefined;
+    const start = end === undefined ? this.offset : end - bytes;
+    this.window?.written(start, bytes);
     this.bytesWritten += bytes;
-    this.offset += bytes;
+    this.offset = start + bytes;
     if (this.pos !== -1) this.pos += bytes;
   }
 
@@ -356,20 +393,16 @@ export class DontcacheWriteStream extends Writable {
     if (this.destroyed) this.emit(kIoDone, error);
   }
 
-  /** flush (fdatasync), then wait for the tail's writeback and drop it: a clean cache at 'finish'. */
+  /** Wait for the tail's writeback and drop it (a clean cache at 'finish'), then flush (fdatasync). */
   override _final(callback: WriteCallback): void {
     const fd = this.fd as number;
-    const clean = this.strategy !== 'buffered';
     const steps = async () => {
-      if (this.window) {
-        const window = this.window;
-        await new Promise<void>((resolve) => window.stop(resolve));
-        if (window.error) throw window.error;
-      }
+      const window = this.window;
+      if (window) await new Promise<void>((resolve, reject) => window.finish((error) => (error ? reject(error) : resolve())));
+      this.landing?.close();
       // fdatasync, not fsync: it persists the data and the metadata needed to read it
       // back (the size), which is what a finished stream promises; mtime can lag.
       if (this.flush) await fdatasync(fd);
-      if (clean) await settleRange(fd, this.firstOffset, this.offset);
     };
     this.performingIO = true;
     steps().then(
@@ -380,6 +413,7 @@ export class DontcacheWriteStream extends Writable {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     const close = (ioError?: Error | null) => {
+      this.landing?.close();
       const window = this.window;
       if (window) window.stop(() => this.closeDescriptor(error || ioError || null, callback));
       else this.closeDescriptor(error || ioError || null, callback);
