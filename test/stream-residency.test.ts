@@ -1,0 +1,277 @@
+// The streams' own pages, measured with cachestat on real ext4, XFS and btrfs mounts,
+// where the kernel leaves pages behind (issue 11): in-place rewrites (ext4 skips the
+// RWF_DONTCACHE drop for overwrites), pages someone else had cached before (kept),
+// concurrent appenders (each settles where its own bytes landed), and the read stream's
+// 'writeback' strategy (drops what it brought in, keeps what was cached before it).
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cachestatSync, fadviseSync, fdatasyncSync, pwritev2Sync } from '../src/io';
+import { constants } from '../src/constants';
+import { cachedRangesSync, pagesIn, type ByteRange } from '../src/page-cache';
+import { createDontcacheReadStream } from '../src/read-stream';
+import { createDontcacheWriteStream, type DontcacheWriteStreamOptions } from '../src/write-stream';
+import { cleanupTempFiles, tempPath, testFs } from './helpers/fs';
+
+const MiB = 1024 * 1024;
+const PAGE = 4096;
+const ROOT = path.resolve(__dirname, '..');
+const APPENDER = path.join(__dirname, 'fixtures', 'appender.js');
+const distMissing = fs.existsSync(path.join(ROOT, 'dist', 'index.js')) ? undefined : 'dist/ is not built: run `npm run compile:ts` first';
+afterAll(cleanupTempFiles);
+
+const sha = (data: Buffer) => crypto.createHash('sha256').update(data).digest('hex');
+
+function pattern(size: number, seed: number): Buffer {
+  const out = Buffer.allocUnsafe(size);
+  for (let i = 0; i + 4 <= size; i += 4) out.writeUInt32LE((Math.imul(i, 2654435761) + seed) >>> 0, i);
+  out.fill(seed & 0xff, size - (size % 4));
+  return out;
+}
+
+function withFd<T>(file: string, fn: (fd: number) => T): T {
+  const fd = fs.openSync(file, 'r');
+  try {
+    return fn(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Cached pages of `[offset, offset + length)` of a file (length 0: to the end). */
+const cachedPages = (file: string, offset = 0, length = 0) => withFd(file, (fd) => cachestatSync(fd, offset, length).cache);
+
+/** A file of `data`, on disk and out of the page cache (its blocks allocated: later writes overwrite). */
+function coldFile(dir: string, data: Buffer): string {
+  const file = tempPath(dir);
+  const fd = fs.openSync(file, 'w');
+  try {
+    for (let at = 0; at < data.length; at += 64 * MiB) pwritev2Sync(fd, data.subarray(at, at + 64 * MiB), at, 0);
+    fdatasyncSync(fd);
+    fadviseSync(fd, 0, 0, constants.POSIX_FADV_DONTNEED);
+  } finally {
+    fs.closeSync(fd);
+  }
+  expect(cachedPages(file)).toBe(0);
+  return file;
+}
+
+/** Brings exactly these ranges into the page cache (no readahead), as another user of the file would. */
+function cacheRanges(file: string, ranges: ByteRange[]): void {
+  withFd(file, (fd) => {
+    fadviseSync(fd, 0, 0, constants.POSIX_FADV_RANDOM);
+    for (const [start, end] of ranges) fs.readSync(fd, Buffer.alloc(end - start), 0, end - start, start);
+  });
+  const expected = ranges.reduce((n, [start, end]) => n + Math.ceil(end / PAGE) - Math.floor(start / PAGE), 0);
+  expect(cachedPages(file)).toBe(expected);
+}
+
+/** The file's cached pages, as page-aligned ranges. */
+const cachedRanges = (file: string) => withFd(file, (fd) => cachedRangesSync(fd, 0, fs.fstatSync(fd).size, 10_000));
+
+/**
+ * The pages cached now are the pages cached `before` (and maybe some of `mayStay`), and
+ * nothing else. This machine runs DAMON with a 'pageout' scheme for unmapped page cache
+ * (kdamond; sampled regions that look cold are reclaimed), which evicts a few pages of a
+ * file now and then whatever the stream does (up to 8 of 2048 seen here): up to 2% of
+ * `before` may be gone.
+ */
+function expectOnly(file: string, before: ByteRange[], mayStay: ByteRange[] = []): void {
+  const now = cachedRanges(file);
+  const allowed = [...before, ...mayStay];
+  for (const [start, end] of now) {
+    expect(allowed.some(([a, b]) => a <= start && end <= b), `cached ${start}..${end} was not before`).toBe(true);
+  }
+  const kept = pagesIn(now.filter(([start, end]) => before.some(([a, b]) => a <= start && end <= b)));
+  expect(kept).toBeGreaterThanOrEqual(pagesIn(before) - Math.floor(pagesIn(before) * 0.02));
+}
+
+/**
+ * Writes `data` in `chunk`-byte writes through the stream with backpressure and samples
+ * the file's cached pages on every write callback and every millisecond; resolves on
+ * 'close' with the peak and the final residency.
+ */
+async function rewrite(file: string, data: Buffer, chunk: number, options: DontcacheWriteStreamOptions) {
+  const stream = createDontcacheWriteStream(file, { flags: 'r+', ...options });
+  const probe = fs.openSync(file, 'r');
+  let peak = 0;
+  const sample = () => {
+    peak = Math.max(peak, cachestatSync(probe, 0, 0).cache);
+  };
+  const timer = setInterval(sample, 1);
+  try {
+    const closed = new Promise<void>((resolve, reject) => {
+      stream.on('close', resolve);
+      stream.on('error', reject);
+    });
+    for (let at = 0; at < data.length; at += chunk) {
+      if (!stream.write(data.subarray(at, at + chunk), sample)) await new Promise((r) => stream.once('drain', r));
+    }
+    stream.end();
+    await closed;
+    sample();
+    return { peak, final: cachestatSync(probe, 0, 0).cache, strategy: stream.stats.strategy };
+  } finally {
+    clearInterval(timer);
+    fs.closeSync(probe);
+  }
+}
+
+for (const kind of ['ext4', 'xfs'] as const) {
+  const mount = testFs(kind);
+  if (!mount.dir) console.warn(`[stream-residency] skipping ${kind}: ${mount.skip}`);
+  describe.skipIf(!mount.dir)(`write stream residency on ${kind}${mount.dir ? '' : ` (skipped: ${mount.skip})`}`, () => {
+    const dir = () => mount.dir as string;
+    const size = 256 * MiB;
+    const windowSize = 4 * MiB;
+    // Three windows, and the two edge pages a window boundary inside a page adds.
+    const bound = (3 * windowSize) / PAGE + 2;
+
+    for (const [cache, chunk] of [['dontcache', MiB], ['auto', 1000 * 1000], ['writeback', 64 * 1024 + 100]] as const) {
+      it(`in-place rewrite of ${size / MiB} MiB, cache '${cache}', ${chunk}-byte writes: peak <= 3 windows, <= 1% at the end, exact bytes`, async () => {
+        const file = coldFile(dir(), pattern(size, 1));
+        const data = pattern(size, 2);
+        const { peak, final, strategy } = await rewrite(file, data, chunk, { cache, windowSize });
+        expect(strategy).toBe(cache === 'writeback' ? 'writeback' : 'dontcache');
+        expect(peak).toBeGreaterThan(0);
+        expect(peak).toBeLessThanOrEqual(bound);
+        expect(final).toBeLessThanOrEqual(size / PAGE / 100);
+        expect(sha(fs.readFileSync(file))).toBe(sha(data));
+      });
+    }
+
+    it("windows smaller than the writes' folios still settle (large folios are dropped whole)", async () => {
+      const file = coldFile(dir(), pattern(64 * MiB, 3));
+      const { peak, final } = await rewrite(file, pattern(64 * MiB, 4), 2 * MiB, { cache: 'writeback', windowSize: 768 * 1024 });
+      expect(final).toBe(0);
+      expect(peak).toBeLessThanOrEqual((4 * MiB) / PAGE);
+    });
+
+    for (const cache of ['dontcache', 'writeback'] as const) {
+      it(`'${cache}' keeps exactly the pages someone else had cached before it overwrote them`, async () => {
+        const file = coldFile(dir(), pattern(64 * MiB, 5));
+        const theirs: ByteRange[] = [[16 * MiB, 24 * MiB], [40 * MiB + PAGE, 40 * MiB + 2 * PAGE], [63 * MiB + 100, 63 * MiB + 200]];
+        cacheRanges(file, theirs);
+        const before = cachedRanges(file);
+        expect(before).toEqual([[16 * MiB, 24 * MiB], [40 * MiB + PAGE, 40 * MiB + 2 * PAGE], [63 * MiB, 63 * MiB + PAGE]]);
+        const data = pattern(64 * MiB, 6);
+        await rewrite(file, data, 1000 * 1000, { cache, windowSize: 4 * MiB });
+        expectOnly(file, before);
+        expect(sha(fs.readFileSync(file))).toBe(sha(data));
+      });
+    }
+
+    it("a rewrite that starts and ends inside the file drops only its own range's pages", async () => {
+      const file = coldFile(dir(), pattern(32 * MiB, 7));
+      cacheRanges(file, [[0, MiB], [20 * MiB, 32 * MiB]]);
+      const part = pattern(10 * MiB + 12345, 8);
+      const stream = createDontcacheWriteStream(file, { flags: 'r+', start: 5 * MiB + 7, windowSize: MiB });
+      await new Promise<void>((resolve, reject) => {
+        stream.on('close', resolve).on('error', reject);
+        stream.end(part);
+      });
+      expectOnly(file, [[0, MiB], [20 * MiB, 32 * MiB]]);
+    });
+  });
+
+  describe.skipIf(!mount.dir || distMissing !== undefined)(
+    `two processes appending to one file on ${kind}${distMissing ? ` (skipped: ${distMissing})` : ''}`,
+    () => {
+      const dir = () => mount.dir as string;
+      for (const [cache, recordSize, records] of [
+        ['writeback', 64 * 1024, 1024], ['auto', 64 * 1024, 1024], ['writeback', 200, 64 * 1024],
+      ] as const) {
+        it(`cache '${cache}', ${recordSize}-byte records: every record whole, <= 1% cached at the end`, async () => {
+          const file = tempPath(dir(), 'appended');
+          fs.writeFileSync(file, '');
+          const results = await Promise.all([1, 2].map((id) => runAppender({ file, id, records, recordSize, cache })));
+          for (const result of results) {
+            expect(result).toMatchObject({ strategy: cache === 'auto' ? 'dontcache' : cache, bytes: records * recordSize });
+          }
+          // Residency first: reading the content back caches it.
+          const total = 2 * records * recordSize;
+          expect(cachedPages(file)).toBeLessThanOrEqual(total / PAGE / 100);
+          const content = fs.readFileSync(file);
+          expect(content.length).toBe(total);
+          const next = [0, 0, 0];
+          let switches = 0;
+          for (let at = 0; at < content.length; at += recordSize) {
+            const id = content[at];
+            expect(id === 1 || id === 2).toBe(true);
+            expect(content.readUInt32LE(at + 1)).toBe(next[id]++);
+            if (at > 0 && content[at - recordSize] !== id) switches++;
+          }
+          expect(next).toEqual([0, records, records]);
+          // The writers did interleave (else this would test one appender).
+          expect(switches).toBeGreaterThan(2);
+        });
+      }
+    },
+  );
+}
+
+function runAppender(spec: { file: string; id: number; records: number; recordSize: number; cache: string }): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [APPENDER, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      if (code !== 0 || !line) reject(new Error(`appender ${spec.id} ended with ${code}\n${out}\n${err}`));
+      else resolve(JSON.parse(line.slice('RESULT '.length)));
+    });
+  });
+}
+
+for (const kind of ['ext4', 'xfs', 'btrfs'] as const) {
+  const mount = testFs(kind);
+  if (!mount.dir) console.warn(`[stream-residency] skipping ${kind}: ${mount.skip}`);
+  describe.skipIf(!mount.dir)(`read stream 'writeback' on ${kind}${mount.dir ? '' : ` (skipped: ${mount.skip})`}`, () => {
+    const dir = () => mount.dir as string;
+    const size = 64 * MiB;
+
+    async function readThrough(file: string, options: { start?: number; end?: number } = {}) {
+      const stream = createDontcacheReadStream(file, { cache: 'writeback', highWaterMark: MiB, ...options });
+      const closed = new Promise((r) => stream.once('close', r));
+      const hash = crypto.createHash('sha256');
+      for await (const part of stream) hash.update(part as Buffer);
+      await closed;
+      expect(stream.stats.strategy).toBe('writeback');
+      return hash.digest('hex');
+    }
+
+    for (const [name, ranges] of [
+      ['its last page', [[size - PAGE, size]]],
+      ['8 MiB in the middle', [[20 * MiB, 28 * MiB]]],
+      ['scattered pages', [[PAGE * 3, PAGE * 4], [33 * MiB + 5, 33 * MiB + 12345], [50 * MiB, 50 * MiB + 3 * PAGE]]],
+      ['nothing', []],
+    ] as [string, ByteRange[]][]) {
+      it(`a ${size / MiB} MiB file with ${name} cached ends with exactly that cached`, async () => {
+        const data = pattern(size, 9);
+        const file = coldFile(dir(), data);
+        cacheRanges(file, ranges);
+        const before = cachedRanges(file);
+        expect(await readThrough(file)).toBe(sha(data));
+        expectOnly(file, before);
+      });
+    }
+
+    it('a range inside the file: the pages cached before stay, the rest goes (+- one readahead window)', async () => {
+      const data = pattern(size, 10);
+      const file = coldFile(dir(), data);
+      cacheRanges(file, [[20 * MiB, 28 * MiB]]);
+      const start = 5 * MiB + 17;
+      const end = 40 * MiB;
+      expect(await readThrough(file, { start, end })).toBe(sha(data.subarray(start, end + 1)));
+      // Readahead past `end` still in flight when the stream drops it cannot be dropped:
+      // up to one readahead window after `end` may stay.
+      const after = end + 1 + 16 * MiB;
+      expectOnly(file, [[20 * MiB, 28 * MiB]], [[end + 1 - ((end + 1) % PAGE), after]]);
+    });
+  });
+}
