@@ -153,6 +153,7 @@ for (const kind of ['ext4', 'xfs'] as const) {
         const file = coldFile(dir(), OLD.subarray(0, size));
         const data = NEW.subarray(0, size);
         const { peak, final, strategy } = await rewrite(file, data, chunk, { cache, windowSize });
+        console.info(`[stream-residency] ${kind} rewrite '${cache}' ${chunk} B writes: peak ${peak} pages (${(peak * PAGE / windowSize).toFixed(2)} windows), final ${final} of ${size / PAGE}`);
         expect(strategy).toBe(cache === 'writeback' ? 'writeback' : 'dontcache');
         expect(peak).toBeGreaterThan(0);
         expect(peak).toBeLessThanOrEqual(bound);
@@ -213,7 +214,9 @@ for (const kind of ['ext4', 'xfs'] as const) {
           }
           // Residency first: reading the content back caches it.
           const total = 2 * records * recordSize;
-          expect(cachedPages(file)).toBeLessThanOrEqual(total / PAGE / 100);
+          const final = cachedPages(file);
+          console.info(`[stream-residency] ${kind} two appenders '${cache}' ${recordSize} B records: final ${final} of ${total / PAGE} pages`);
+          expect(final).toBeLessThanOrEqual(total / PAGE / 100);
           const content = fs.readFileSync(file);
           expect(content.length).toBe(total);
           const next = [0, 0, 0];
