@@ -37,8 +37,10 @@ function pattern(size: number, seed: number): Buffer {
 
 // Fresh memory is slow to touch in these VMs (the host backs it lazily): two buffers for
 // the whole file, the old content of a file and the new, sliced by every test.
-const OLD = pattern(256 * MiB, 1);
-const NEW = pattern(256 * MiB, 2);
+// Made on first use (nothing is allocated when every test skips).
+const buffers: Buffer[] = [];
+const OLD = { subarray: (start: number, end: number) => (buffers[1] ??= pattern(256 * MiB, 1)).subarray(start, end) };
+const NEW = { subarray: (start: number, end: number) => (buffers[2] ??= pattern(256 * MiB, 2)).subarray(start, end) };
 
 /** sha256 of a file, read in pieces into one buffer. */
 function fileSha(file: string): string {
