@@ -2,6 +2,7 @@ import path from 'node:path';
 import { adviceFor, probe, type Evidence, type ProbeResult } from '../probe';
 import { EXIT, type Command } from './args';
 import { table, type Output } from './output';
+import { interruptExit, interruptible } from './signals';
 
 function verdictColor(out: Output, result: ProbeResult): (s: string) => string {
   if (result.writeback === 'unsupported') return out.red;
@@ -48,7 +49,8 @@ export const probeCommand: Command = {
   maxOperands: 1,
   description: [
     'Tries a dontcache write and read on a temporary file in dir (default: the current',
-    'directory; the file is always removed), then weighs the kernel release, tracefs,',
+    'directory; the file has no name, or loses it at once, so nothing is left behind',
+    'even by a kill), then weighs the kernel release, tracefs,',
     'kallsyms and an empirical cachestat test to tell the writeback behaviour:',
     '  inline-flush  the writer submits writeback itself (Linux 6.14-7.1)',
     '  flusher-kick  the flusher thread writes back (Linux 7.2+)',
@@ -60,7 +62,14 @@ export const probeCommand: Command = {
   },
   async run(args, out) {
     const dir = path.resolve(args.positionals[0] ?? '.');
-    const result = await probe(dir, { mountTracefs: args.values['mount-tracefs'] === true });
+    // Ctrl-C lets the probe finish its own cleanup (a tracefs it mounted); its test file
+    // has no name to leave behind (src/probe/scratch.ts).
+    const outcome = await interruptible(() => probe(dir, { mountTracefs: args.values['mount-tracefs'] === true }));
+    if (outcome.signal) {
+      out.error(`dontcache probe: interrupted (${outcome.signal}); nothing is left behind`);
+      return interruptExit(outcome.signal);
+    }
+    const result = outcome.value;
     if (args.values.json) out.json({ dir, ...result });
     else printProbe(out, dir, result);
     return EXIT.ok;

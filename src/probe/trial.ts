@@ -1,13 +1,11 @@
 // Trying RWF_DONTCACHE for real on a temporary file in the probed directory.
-import { randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
-import path from 'node:path';
+import { closeSync } from 'node:fs';
 import { cachestatSync, preadv2, pwritev2, pwritev2Sync, type CacheStat } from '../io';
 import type { SystemError } from '../errors';
 import { RWF_DONTCACHE } from '../constants';
 import { cachestatEvidence, unavailable, type CachestatReading } from './evidence';
 import type { Evidence } from './types';
+import { openScratchFile } from './scratch';
 
 const MiB = 1024 * 1024;
 
@@ -72,24 +70,21 @@ function empiricalEvidence(fd: number, start: number): Evidence {
 
 /**
  * Tries a dontcache write and read on a new temporary file in `dir`, then the empirical
- * cachestat test when the write was accepted. The file is always removed.
+ * cachestat test when the write was accepted. The file has no name (scratch.ts).
  */
 export async function tryDontcache(dir: string): Promise<TrialResult> {
-  const file = path.join(dir, `.dontcache-probe.${process.pid}.${randomBytes(6).toString('hex')}`);
-  const { O_RDWR, O_CREAT, O_EXCL } = fsConstants;
-  const handle = await open(file, O_RDWR | O_CREAT | O_EXCL, 0o600);
+  const { fd } = openScratchFile(dir);
   try {
-    const fd = handle.fd;
     const page = Buffer.alloc(4096, 0x33);
     const writeRefused = await refusal(
       () => pwritev2(fd, page, 0, RWF_DONTCACHE),
       () => pwritev2(fd, page, 0, 0),
-      file,
+      dir,
     );
     const readRefused = await refusal(
       () => preadv2(fd, page, 0, RWF_DONTCACHE),
       () => preadv2(fd, page, 0, 0),
-      file,
+      dir,
     );
     const cachestat = writeRefused
       ? unavailable('cachestat', `not run: the dontcache write was refused (${writeRefused})`)
@@ -101,7 +96,6 @@ export async function tryDontcache(dir: string): Promise<TrialResult> {
       cachestat,
     };
   } finally {
-    await handle.close().catch(() => undefined);
-    await rm(file, { force: true });
+    closeSync(fd);
   }
 }
