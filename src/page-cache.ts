@@ -77,7 +77,8 @@ export interface UnknownPageCacheState extends PageCacheStateBase {
   reason: string;
   /**
    * 'EPERM': the caller may only read the file. 'ERANGE': mincore(2) was the only way
-   * and the range is larger than {@link MINCORE_MAX_BYTES} (ask for a smaller range).
+   * and the range is larger than {@link MINCORE_MAX_BYTES} (ask for a smaller range),
+   * or ends within a page of 2^63 bytes, where mmap(2) cannot reach.
    */
   code: 'EPERM' | 'ERANGE';
   pages: UnknownCounts<number>;
@@ -216,8 +217,14 @@ async function measure(fd: number, offset: bigint, length: bigint, total: number
     return { method: 'mincore', code: 'ERANGE',
       unknown: `mincore(2) walks every page: ranges above ${MINCORE_MAX_BYTES / 2 ** 40} TiB take too long; ask for a smaller offset/length (cachestat, Linux 6.5+, has no such limit)` };
   }
-  const r = await mincoreResidency(fd, offset, length);
-  return { method: 'mincore', found: { cached: r.resident, dirty: null, writeback: null, evicted: null, recentlyEvicted: null } };
+  try {
+    const r = await mincoreResidency(fd, offset, length);
+    return { method: 'mincore', found: { cached: r.resident, dirty: null, writeback: null, evicted: null, recentlyEvicted: null } };
+  } catch (error) {
+    if ((error as SystemError).code !== 'EOVERFLOW') throw error;
+    // mmap(2) maps whole pages below 2^63: the last page of a file that large is out of reach.
+    return { method: 'mincore', code: 'ERANGE', unknown: 'mmap(2), which mincore(2) needs, cannot map a range ending this close to 2^63 bytes (EOVERFLOW)' };
+  }
 }
 
 function toBytes(pages: PageCounts, pageSize: number, length: bigint): ByteCounts {
