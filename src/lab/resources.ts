@@ -41,10 +41,14 @@ export class LabResources {
     try {
       this.runDir = fs.mkdtempSync(path.join(real, `${RUN_DIR_PREFIX}${process.pid}.`));
       this.run = openDir(this.runDir);
-      sweepStale(this.parent, this.run);
     } catch (error) {
       fs.closeSync(this.parent.fd);
       throw error;
+    }
+    try {
+      sweepStale(this.parent, this.run);
+    } catch {
+      /* a leftover that cannot go now stays for a later run; this one goes on */
     }
   }
 
@@ -54,8 +58,10 @@ export class LabResources {
     child.once('exit', () => this.children.delete(child));
   }
 
-  /** Removes everything inside the run directory (it stays). */
+  /** Removes everything inside the run directory (it stays). Nothing once released. */
   clearRunDir(): void {
+    // After release the descriptor is closed and its number may belong to something else.
+    if (this.removed) return;
     for (const name of fs.readdirSync(pathAt(this.run.fd))) removeOwnAt(this.run, name);
   }
 

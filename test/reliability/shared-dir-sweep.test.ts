@@ -228,6 +228,23 @@ describe.skipIf(skip !== undefined)('root in a sticky shared directory under att
     }
   });
 
+  it('after release, clearRunDir touches nothing, even when the descriptor number now names another directory', async () => {
+    const resources = new LabResources(shared);
+    await resources.release();
+    const other = path.join(mount.dir, 'reuses-the-fd');
+    fs.mkdirSync(other);
+    fs.writeFileSync(path.join(other, 'keep'), 'x');
+    // The lowest free numbers go first: these likely reuse the run directory's.
+    const fds = [fs.openSync(other, 'r'), fs.openSync(other, 'r')];
+    try {
+      resources.clearRunDir();
+      expect(fs.readdirSync(other)).toEqual(['keep']);
+    } finally {
+      fds.forEach((fd) => fs.closeSync(fd));
+      fs.rmSync(other, { recursive: true });
+    }
+  });
+
   it('refuses a directory whose path other users can change (world-writable without the sticky bit, or theirs)', () => {
     const open = path.join(mount.dir, 'open');
     const theirs = path.join(shared, 'theirs');
