@@ -8,7 +8,7 @@ import {
 import { formatUs } from '../lab/table';
 import { EXIT, UsageError, type Command, type ParsedArgs } from './args';
 import type { Output } from './output';
-import { interruptExit, interruptible } from './signals';
+import { signalExitCode, watchSignals } from './interrupt';
 
 const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
@@ -109,14 +109,10 @@ export const benchCommand: Command = {
     };
     if (options.dropCaches && process.getuid?.() !== 0) throw new UsageError('--drop-caches needs root');
     const progress = progressPrinter(args.values.quiet === true);
+    const watch = watchSignals();
     try {
-      const outcome = await interruptible((signal) => runLab({ ...options, onProgress: progress.onProgress, signal }));
+      const report = await runLab({ ...options, onProgress: progress.onProgress, signal: watch.signal });
       progress.done();
-      if (outcome.signal) {
-        out.error('dontcache bench: interrupted; its files, workers and cgroups are removed');
-        return interruptExit(outcome.signal);
-      }
-      const report = outcome.value;
       if (typeof args.values.report === 'string') fs.writeFileSync(args.values.report, `${JSON.stringify(report, null, 2)}\n`);
       if (typeof args.values.html === 'string') fs.writeFileSync(args.values.html, renderReportHtml(report));
       if (args.values.json) out.json(report);
@@ -124,7 +120,13 @@ export const benchCommand: Command = {
       return EXIT.ok;
     } catch (error) {
       progress.done();
+      if (watch.received) {
+        out.error('dontcache bench: interrupted; its files, workers and cgroups are removed');
+        return signalExitCode(watch.received);
+      }
       throw error;
+    } finally {
+      watch.dispose();
     }
   },
 };

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { adviceFor, probe, type Evidence, type ProbeResult } from '../probe';
 import { EXIT, type Command } from './args';
 import { table, type Output } from './output';
-import { interruptExit, interruptible } from './signals';
+import { signalExitCode, watchSignals } from './interrupt';
 
 function verdictColor(out: Output, result: ProbeResult): (s: string) => string {
   if (result.writeback === 'unsupported') return out.red;
@@ -64,14 +64,20 @@ export const probeCommand: Command = {
     const dir = path.resolve(args.positionals[0] ?? '.');
     // Ctrl-C lets the probe finish its own cleanup (a tracefs it mounted); its test file
     // has no name to leave behind (src/probe/scratch.ts).
-    const outcome = await interruptible(() => probe(dir, { mountTracefs: args.values['mount-tracefs'] === true }));
-    if (outcome.signal) {
-      out.error(`dontcache probe: interrupted (${outcome.signal}); nothing is left behind`);
-      return interruptExit(outcome.signal);
+    const watch = watchSignals();
+    try {
+      const result = await probe(dir, { mountTracefs: args.values['mount-tracefs'] === true });
+      if (!watch.received) {
+        if (args.values.json) out.json({ dir, ...result });
+        else printProbe(out, dir, result);
+        return EXIT.ok;
+      }
+    } catch (error) {
+      if (!watch.received) throw error;
+    } finally {
+      watch.dispose();
     }
-    const result = outcome.value;
-    if (args.values.json) out.json({ dir, ...result });
-    else printProbe(out, dir, result);
-    return EXIT.ok;
+    out.error(`dontcache probe: interrupted by ${watch.received}; nothing is left behind`);
+    return signalExitCode(watch.received!);
   },
 };

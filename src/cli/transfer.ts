@@ -154,7 +154,9 @@ async function residency(fd: number | null): Promise<Residency | null> {
   if (fd === null) return null;
   try {
     const state = await pageCacheState(fd);
-    return { cachedBytes: state.bytes.cached, fraction: state.residentFraction };
+    // A file this user may only read: the kernel does not tell, as good as an error.
+    if (state.status === 'unknown') return null;
+    return { cachedBytes: Number(state.bytes.cached), fraction: state.residentFraction };
   } catch {
     return null;
   }
