@@ -48,7 +48,8 @@ export interface StreamFile {
   customIo: boolean;
   /** Whether `flush` calls `options.fs.fsync` instead of fdatasync. */
   customFsync: boolean;
-  autoDestroy: boolean;
+  /** `autoClose` as Writable/Readable's `autoDestroy` gets it (they treat all but false as true). */
+  autoDestroy: unknown;
   flush: boolean;
 }
 
@@ -85,7 +86,7 @@ export function resolveFile(kind: 'read' | 'write', path: unknown, opts: FileOpt
   } else {
     throw invalidArgType('options.fd', 'one of type number or an instance of FileHandle', opts.fd);
   }
-  const autoDestroy = opts.autoClose === undefined ? true : Boolean(opts.autoClose);
+  const autoDestroy = opts.autoClose === undefined ? true : opts.autoClose;
   let flush = false;
   let customIo: boolean;
   if (kind === 'write') {

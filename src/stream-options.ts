@@ -113,6 +113,10 @@ export function copyOptions<T extends object>(options: unknown): Partial<T> & Re
   else if (typeof options === 'string') copy = { encoding: options };
   else if (typeof options !== 'object') throw invalidArgType('options', 'one of type string or an instance of Object', options);
   else copy = { ...(options as object) };
+  const signal = copy.signal as { aborted?: unknown } | null | undefined;
+  if (signal !== undefined && (signal === null || typeof signal !== 'object' || !('aborted' in signal))) {
+    throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
+  }
   const encoding = copy.encoding;
   if (encoding && encoding !== 'buffer' && !Buffer.isEncoding(encoding as string)) {
     throw invalidArgValue('encoding', encoding, 'is invalid encoding');

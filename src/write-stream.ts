@@ -157,16 +157,15 @@ export class DontcacheWriteStreamBase extends Writable {
   private firstOffset!: number;
   private window!: WritebackWindow | null;
   private performingIO!: boolean;
-  // Bytes and chunks of the batch being written, chunks queued behind it, and whether
-  // write() returned false and so owes exactly one 'drain'.
+  // Bytes of the batch being written, and whether write() returned false and so owes
+  // exactly one 'drain'.
   private inFlightBytes!: number;
-  private queuedChunks!: number;
   private owesDrain!: boolean;
   private counts!: { syscalls: number; batches: number; chunks: number; fallbacks: number };
   private syscallLatency!: LatencyHistogram;
   private writeLatency!: LatencyHistogram;
 
-  declare readonly _writableState: { autoDestroy: boolean; length: number };
+  declare readonly _writableState: { autoDestroy: boolean; length: number; bufferedRequestCount: number };
 
   private constructor() {
     super();
@@ -271,11 +270,10 @@ export class DontcacheWriteStreamBase extends Writable {
       if (typeof cb === 'function') cb(error);
     });
     if (this.destroyed || this.writableEnded) return accepted;
-    this.queuedChunks++;
     // highWaterMark bounds the bytes queued behind the batch being written (Writable
     // counts both, which would leave the disk idle while the producer refills), and
     // MAX_QUEUED_CHUNKS their number.
-    if (this.queuedLength() < this.writableHighWaterMark && this.queuedChunks < MAX_QUEUED_CHUNKS) return true;
+    if (this.queuedLength() < this.writableHighWaterMark && this.queuedChunks() < MAX_QUEUED_CHUNKS) return true;
     this.owesDrain = true;
     return false;
   }
@@ -283,6 +281,11 @@ export class DontcacheWriteStreamBase extends Writable {
   /** Bytes buffered and not yet handed to pwritev2. */
   private queuedLength(): number {
     return this._writableState.length - this.inFlightBytes;
+  }
+
+  /** Chunks buffered and not yet handed to pwritev2. */
+  private queuedChunks(): number {
+    return this._writableState.bufferedRequestCount;
   }
 
   // One 'drain' per false write(), whichever comes first: the early one of
@@ -312,16 +315,17 @@ export class DontcacheWriteStreamBase extends Writable {
     };
     this.counts.batches++;
     this.counts.chunks += buffers.length;
-    this.queuedChunks = Math.max(0, this.queuedChunks - buffers.length);
     for (const buffer of buffers) this.inFlightBytes += buffer.length;
-    if (this.owesDrain && this.queuedLength() < this.writableHighWaterMark && this.queuedChunks < MAX_QUEUED_CHUNKS) {
-      // The queue just became this batch: the producer may fill the next one meanwhile.
-      process.nextTick(() => {
-        if (!this.destroyed && !this.writableEnded) this.emit('drain');
-      });
-    }
+    // The queue just became this batch: the producer may fill the next one meanwhile.
+    // (Writable updates its queue after this call returns: look on the next tick.)
+    if (this.owesDrain) process.nextTick(() => this.drainEarly());
     if (this.window) this.window.ready(issue);
     else issue(null);
+  }
+
+  private drainEarly(): void {
+    if (this.destroyed || this.writableEnded) return;
+    if (this.queuedLength() < this.writableHighWaterMark && this.queuedChunks() < MAX_QUEUED_CHUNKS) this.emit('drain');
   }
 
   private issue(buffers: Buffer[], flags: number, callback: WriteCallback): void {
@@ -507,7 +511,6 @@ function initWriteStream(self: any, path: PathArgument, options: DontcacheWriteS
   self.window = null;
   self.performingIO = false;
   self.inFlightBytes = 0;
-  self.queuedChunks = 0;
   self.owesDrain = false;
   self.counts = { syscalls: 0, batches: 0, chunks: 0, fallbacks: 0 };
   self.syscallLatency = new LatencyHistogram();
