@@ -35,10 +35,12 @@ export const DEFAULT_WRITE_HIGH_WATER_MARK = 1024 * 1024;
 
 /**
  * `write()` also returns false once this many chunks wait behind the batch being
- * written: tiny chunks cost far more memory as queue entries than as bytes, so the
- * count bounds memory (about 2 x highWaterMark + a few MiB) whatever the chunk size.
+ * written (IOV_MAX: one pwritev2 call's worth). Tiny chunks cost far more memory as
+ * queue entries than as bytes: the count bounds memory to about 2 x highWaterMark + a
+ * fixed amount whatever the chunk size. Only chunks under highWaterMark / 1024 bytes
+ * (1 KiB by default) meet this bound before the byte bound.
  */
-export const MAX_QUEUED_CHUNKS = 16 * 1024;
+export const MAX_QUEUED_CHUNKS = 1024;
 
 export interface DontcacheWriteStreamOptions {
   /** open(2) flags as in fs.open (default 'w'); ignored when `fd` is given. */

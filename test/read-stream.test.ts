@@ -100,6 +100,22 @@ for (const kind of FS_KINDS) {
       });
     }
 
+    if (kind === 'btrfs' || kind === 'tmpfs') {
+      it("destroy() while a refused read is in flight: no 'fallback' after destroy", async () => {
+        const file = uncachedFile(dir(), data);
+        const stream = createDontcacheReadStream(file, { cache: 'dontcache' });
+        await new Promise((r) => stream.once('ready', r));
+        const closed = new Promise((r) => stream.once('close', r));
+        const fallbacks: FallbackEvent[] = [];
+        stream.on('fallback', (e: FallbackEvent) => fallbacks.push(e));
+        stream.read(0);
+        stream.destroy();
+        await closed;
+        expect(fallbacks).toEqual([]);
+        expect(stream.stats).toMatchObject({ strategy: 'dontcache', fallbacks: 0, bytes: 0 });
+      });
+    }
+
     if (kind !== 'tmpfs') {
       it("'writeback' keeps pages that were cached before the stream", async () => {
         const file = tempPath(dir());

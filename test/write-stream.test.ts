@@ -160,6 +160,23 @@ for (const kind of FS_KINDS) {
           });
         }
 
+        it("destroy() while a refused write is in flight: no 'fallback' after destroy, nothing written again", async () => {
+          const file = tempPath(dir());
+          const stream = createDontcacheWriteStream(file, { cache: 'dontcache' });
+          await new Promise((r) => stream.once('ready', r));
+          const closed = closeOf(stream);
+          const fallbacks: FallbackEvent[] = [];
+          stream.on('fallback', (e: FallbackEvent) => fallbacks.push(e));
+          stream.on('error', () => undefined);
+          stream.write(pattern(256 * 1024));
+          stream.destroy();
+          await closed;
+          expect(fallbacks).toEqual([]);
+          expect(stream.stats).toMatchObject({ strategy: 'dontcache', fallbacks: 0 });
+          expect(fs.statSync(file).size).toBe(stream.bytesWritten);
+          expect(stream.bytesWritten).toBe(0);
+        });
+
         it("fallback 'error': the refusal is the stream's error, nothing written", async () => {
           const file = tempPath(dir());
           const stream = createDontcacheWriteStream(file, { cache: 'dontcache', fallback: 'error' });
