@@ -84,7 +84,7 @@ export function resolveFile(kind: 'read' | 'write', path: unknown, opts: FileOpt
     fsx = fs;
     file.fd = validateInteger(opts.fd.fd, 'fd', 0, 2 ** 31 - 1);
   } else {
-    throw invalidArgType('options.fd', 'one of type number or an instance of FileHandle', opts.fd);
+    throw invalidArgType('options.fd', 'of type number or an instance of FileHandle', opts.fd);
   }
   const autoDestroy = opts.autoClose === undefined ? true : opts.autoClose;
   let flush = false;

@@ -4,6 +4,7 @@
  */
 import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { inspect } from 'node:util';
 
 /** How a stream treats the page cache. */
 export type CacheStrategy = 'dontcache' | 'writeback' | 'buffered';
@@ -35,38 +36,49 @@ function coded<E extends Error>(error: E, code: string): CodedError<E> {
   return Object.assign(error, { code });
 }
 
+// What Node's error messages say of a received value (lib/internal/errors.js).
 function describe(value: unknown): string {
   if (value == null) return String(value);
   if (typeof value === 'function') return `function ${value.name}`;
-  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`;
-  return `type ${typeof value} (${String(value)})`;
-}
-
-/** TypeError ERR_INVALID_ARG_TYPE, as Node's validators throw it. */
-export function invalidArgType(name: string, expected: string, actual: unknown): CodedError<TypeError> {
-  return coded(
-    new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(actual)}`),
-    'ERR_INVALID_ARG_TYPE',
-  );
-}
-
-/** TypeError ERR_INVALID_ARG_VALUE. */
-export function invalidArgValue(name: string, actual: unknown, reason: string): CodedError<TypeError> {
-  let shown: string;
-  try {
-    shown = JSON.stringify(actual) ?? String(actual);
-  } catch {
-    shown = String(actual);
+  if (typeof value === 'object') {
+    const name = (value as { constructor?: { name?: string } }).constructor?.name;
+    return name ? `an instance of ${name}` : inspect(value, { depth: -1 });
   }
-  return coded(new TypeError(`The argument '${name}' ${reason}. Received ${shown}`), 'ERR_INVALID_ARG_VALUE');
+  let shown = inspect(value, { colors: false });
+  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
+  return `type ${typeof value} (${shown})`;
 }
 
-/** RangeError ERR_OUT_OF_RANGE. */
+// "argument" for a parameter, "property" for an options field, as Node words it.
+const noun = (name: string) => (name.includes('.') ? 'property' : 'argument');
+
+/** TypeError ERR_INVALID_ARG_TYPE, worded as Node's. */
+export function invalidArgType(name: string, expected: string, actual: unknown): CodedError<TypeError> {
+  return coded(new TypeError(`The "${name}" ${noun(name)} must be ${expected}. Received ${describe(actual)}`), 'ERR_INVALID_ARG_TYPE');
+}
+
+/** TypeError ERR_INVALID_ARG_VALUE, worded as Node's. */
+export function invalidArgValue(name: string, actual: unknown, reason: string): CodedError<TypeError> {
+  let shown = inspect(actual);
+  if (shown.length > 128) shown = `${shown.slice(0, 128)}...`;
+  return coded(new TypeError(`The ${noun(name)} '${name}' ${reason}. Received ${shown}`), 'ERR_INVALID_ARG_VALUE');
+}
+
+// Node writes large integers with underscores: 4_294_967_296.
+function withSeparators(value: number): string {
+  let digits = String(value);
+  if (!Number.isInteger(value) || Math.abs(value) <= 2 ** 32) return digits;
+  let out = '';
+  const sign = value < 0 ? '-' : '';
+  digits = digits.replace('-', '');
+  for (let i = digits.length; i > 0; i -= 3) out = `_${digits.slice(Math.max(0, i - 3), i)}${out}`;
+  return sign + out.slice(1);
+}
+
+/** RangeError ERR_OUT_OF_RANGE, worded as Node's. */
 export function outOfRange(name: string, range: string, actual: unknown): CodedError<RangeError> {
-  return coded(
-    new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${String(actual)}`),
-    'ERR_OUT_OF_RANGE',
-  );
+  const shown = typeof actual === 'number' ? withSeparators(actual) : inspect(actual);
+  return coded(new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${shown}`), 'ERR_OUT_OF_RANGE');
 }
 
 /** Node's validateInteger: a number (ERR_INVALID_ARG_TYPE), a safe integer in [min, max] (ERR_OUT_OF_RANGE). */
@@ -111,7 +123,7 @@ export function copyOptions<T extends object>(options: unknown): Partial<T> & Re
   let copy: Record<string, unknown>;
   if (options == null || typeof options === 'function') copy = {};
   else if (typeof options === 'string') copy = { encoding: options };
-  else if (typeof options !== 'object') throw invalidArgType('options', 'one of type string or an instance of Object', options);
+  else if (typeof options !== 'object') throw invalidArgType('options', 'one of type string or object', options);
   else copy = { ...(options as object) };
   const signal = copy.signal as { aborted?: unknown } | null | undefined;
   if (signal !== undefined && (signal === null || typeof signal !== 'object' || !('aborted' in signal))) {
