@@ -16,7 +16,7 @@ import {
   outOfRange, validateInteger, type CacheOption, type CacheStrategy, type FallbackEvent, type FallbackOption,
 } from './stream-options';
 import {
-  HandleLease, closeFile, nodeStyleConstructor, openFile, readThrough, resolveFile,
+  HandleLease, checkThis, closeFile, nodeStyleConstructor, openFile, readThrough, resolveFile,
   type ReadStreamFsImplementation, type StreamFile,
 } from './stream-file';
 
@@ -123,10 +123,12 @@ export class DontcacheReadStreamBase extends Readable {
 
   /** Whether the stream destroys itself (closing the file) after 'end' or an error. */
   get autoClose(): boolean {
+    checkThis(this, 'ReadStream');
     return this._readableState.autoDestroy;
   }
 
   set autoClose(value: boolean) {
+    checkThis(this, 'ReadStream');
     this._readableState.autoDestroy = value;
   }
 

@@ -22,6 +22,10 @@ export interface ReadStreamFsImplementation extends StreamFsImplementation {
   read?: (...args: any[]) => any;
 }
 type AnyFs = WriteStreamFsImplementation & ReadStreamFsImplementation;
+
+// Node's own ReadStream, taken before anyone can swap fs.ReadStream (as test suites
+// and fs-patching libraries do): the FileHandle lease must be Node's.
+const NodeReadStream = fs.ReadStream;
 type Done = (error?: Error | null) => void;
 
 /** Options every stream reads to find its file. */
@@ -129,7 +133,7 @@ export class HandleLease {
   constructor(readonly handle: FileHandle, private readonly onClose: () => void) {
     const emitter = handle as unknown as NodeJS.EventEmitter;
     const before = new Set(emitter.listeners('close'));
-    this.holder = fs.createReadStream(undefined as unknown as string, { fd: handle, autoClose: false, emitClose: true });
+    this.holder = Reflect.construct(NodeReadStream, [undefined, { fd: handle, autoClose: false, emitClose: true }]) as fs.ReadStream;
     // The holder would react to the handle's 'close' by closing itself (and the
     // handle) at once; the stream decides when instead.
     for (const listener of emitter.listeners('close')) {
@@ -150,6 +154,13 @@ export class HandleLease {
     this.holder.once('error', (error: Error) => (failure = error));
     this.holder.once('close', () => cb(failure));
     this.holder.destroy();
+  }
+}
+
+/** ERR_INVALID_THIS unless `self` is a set-up stream (the prototype's accessors, as Node's). */
+export function checkThis(self: unknown, type: string): void {
+  if (typeof self !== 'object' || self === null || !(self as { file?: unknown }).file) {
+    throw Object.assign(new TypeError(`Value of "this" must be of type ${type}`), { code: 'ERR_INVALID_THIS' });
   }
 }
 

@@ -17,7 +17,7 @@ import {
   type CacheStrategy, type FallbackEvent, type FallbackOption,
 } from './stream-options';
 import {
-  HandleLease, closeFile, nodeStyleConstructor, openFile, resolveFile, skipBytes, writeThrough,
+  HandleLease, checkThis, closeFile, nodeStyleConstructor, openFile, resolveFile, skipBytes, writeThrough,
   type StreamFile, type WriteStreamFsImplementation,
 } from './stream-file';
 import { DEFAULT_WINDOW_SIZE, WritebackWindow, settleRange } from './writeback-window';
@@ -181,10 +181,12 @@ export class DontcacheWriteStreamBase extends Writable {
 
   /** Whether the stream destroys itself (closing the file) after 'finish' or an error. */
   get autoClose(): boolean {
+    checkThis(this, 'WriteStream');
     return this._writableState.autoDestroy;
   }
 
   set autoClose(value: boolean) {
+    checkThis(this, 'WriteStream');
     this._writableState.autoDestroy = value;
   }
 
