@@ -18,8 +18,8 @@ const work = tempDir(ext4.dir);
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
 // What a Node process allocates and does not give back at once while it makes a
-// million write() calls (young-generation garbage), measured ~28 MiB on Node 20-26.
-const FIXED = 48 * MiB;
+// million write() calls (young-generation garbage), 28 MiB on Node 20 on a quiet machine, up to ~46 MiB under load or on Node 24.
+const FIXED = 64 * MiB;
 
 const noDist = distUnavailableReason();
 describe.skipIf(noDist !== undefined)(`many tiny writes${noDist ? ` (skipped: ${noDist})` : ''}`, () => {
