@@ -16,7 +16,7 @@ import {
   outOfRange, validateInteger, type CacheOption, type CacheStrategy, type FallbackEvent, type FallbackOption,
 } from './stream-options';
 import {
-  HandleLease, checkThis, closeFile, nodeStyleConstructor, openFile, readThrough, resolveFile,
+  HandleLease, addLegacyOpen, checkThis, closeFile, nodeStyleConstructor, openFile, readThrough, resolveFile,
   type ReadStreamFsImplementation, type StreamFile,
 } from './stream-file';
 
@@ -405,6 +405,8 @@ export interface DontcacheReadStreamConstructor {
  * The read stream class: `new DontcacheReadStream(path, options)`, also callable
  * without `new` and subclassable old-style, as fs.ReadStream.
  */
+addLegacyOpen(DontcacheReadStreamBase.prototype, 'ReadStream');
+
 export const DontcacheReadStream = nodeStyleConstructor(
   'DontcacheReadStream', Readable, DontcacheReadStreamBase, initReadStream,
 ) as DontcacheReadStreamConstructor;

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
+import { deprecate } from 'node:util';
 import { invalidArgType, streamPath, validateBoolean, validateFunction, validateInteger } from './stream-options';
 
 /** The `fs` option: functions with the signatures of `node:fs`'s (as @types/node types it). */
@@ -23,9 +24,10 @@ export interface ReadStreamFsImplementation extends StreamFsImplementation {
 }
 type AnyFs = WriteStreamFsImplementation & ReadStreamFsImplementation;
 
-// Node's own ReadStream, taken before anyone can swap fs.ReadStream (as test suites
-// and fs-patching libraries do): the FileHandle lease must be Node's.
+// Node's own classes, taken before anyone can swap fs.ReadStream/WriteStream (as test
+// suites and fs-patching libraries do): the FileHandle lease must be Node's.
 const NodeReadStream = fs.ReadStream;
+const NodeWriteStream = fs.WriteStream;
 type Done = (error?: Error | null) => void;
 
 /** Options every stream reads to find its file. */
@@ -164,6 +166,19 @@ export function checkThis(self: unknown, type: string): void {
   }
 }
 
+// The deprecated no-op open() that Node 20-24 still have on their fs stream
+// prototypes (DEP0135; gone in 26): ours have it where the running Node's have it.
+const legacyOpens = new Set<unknown>();
+
+/** Gives `prototype` the deprecated `open()` of Node's `kind` where this Node has one. */
+export function addLegacyOpen(prototype: object, kind: 'ReadStream' | 'WriteStream'): void {
+  const nodeClass = kind === 'ReadStream' ? NodeReadStream : NodeWriteStream;
+  if (typeof (nodeClass.prototype as { open?: unknown }).open !== 'function') return;
+  const open = deprecate(function open() {}, `${kind}.prototype.open() is deprecated`, 'DEP0135');
+  legacyOpens.add(open);
+  Object.defineProperty(prototype, 'open', { value: open, writable: true, configurable: true });
+}
+
 /** What opening needs from a stream. */
 export interface OpeningStream {
   fd: number | null;
@@ -186,7 +201,7 @@ export function openFile(
     prepare(file.fd, true, callback);
     return;
   }
-  if (typeof stream.open === 'function') {
+  if (typeof stream.open === 'function' && !legacyOpens.has(stream.open)) {
     openThroughPatchedOpen(stream, prepare, callback);
     return;
   }
@@ -213,11 +228,8 @@ function openThroughPatchedOpen(stream: OpeningStream, prepare: (fd: number, giv
   stream.emit = function (this: OpeningStream, event: string | symbol, ...args: unknown[]): boolean {
     if (event === 'open') {
       this.emit = emit;
-      prepare(this.fd as number, false, (error) => {
-        callback(error);
-        if (!error) Reflect.apply(emit, this, [event, ...args]);
-      });
-      return true;
+      prepare(this.fd as number, false, callback);
+      return Reflect.apply(emit, this, [event, ...args]);
     }
     if (event === 'error') {
       this.emit = emit;

@@ -17,7 +17,7 @@ import {
   type CacheStrategy, type FallbackEvent, type FallbackOption,
 } from './stream-options';
 import {
-  HandleLease, checkThis, closeFile, nodeStyleConstructor, openFile, resolveFile, skipBytes, writeThrough,
+  HandleLease, addLegacyOpen, checkThis, closeFile, nodeStyleConstructor, openFile, resolveFile, skipBytes, writeThrough,
   type StreamFile, type WriteStreamFsImplementation,
 } from './stream-file';
 import { DEFAULT_WINDOW_SIZE, WritebackWindow, settleRange } from './writeback-window';
@@ -582,6 +582,8 @@ export interface DontcacheWriteStreamConstructor {
  * without `new` and subclassable old-style (`DontcacheWriteStream.call(this, ...)`), as
  * fs.WriteStream.
  */
+addLegacyOpen(DontcacheWriteStreamBase.prototype, 'WriteStream');
+
 export const DontcacheWriteStream = nodeStyleConstructor(
   'DontcacheWriteStream', Writable, DontcacheWriteStreamBase, initWriteStream,
 ) as DontcacheWriteStreamConstructor;
