@@ -124,7 +124,11 @@ export function copyOptions<T extends object>(options: unknown): Partial<T> & Re
   if (options == null || typeof options === 'function') copy = {};
   else if (typeof options === 'string') copy = { encoding: options };
   else if (typeof options !== 'object') throw invalidArgType('options', 'one of type string or object', options);
-  else copy = { ...(options as object) };
+  else {
+    // for...in, as Node's copyObject: options inherited through a prototype count too.
+    copy = {};
+    for (const key in options as Record<string, unknown>) copy[key] = (options as Record<string, unknown>)[key];
+  }
   const signal = copy.signal as { aborted?: unknown } | null | undefined;
   if (signal !== undefined && (signal === null || typeof signal !== 'object' || !('aborted' in signal))) {
     throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
