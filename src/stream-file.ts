@@ -70,6 +70,21 @@ function isFileHandle(value: unknown): value is FileHandle {
 }
 
 /**
+ * The `fs` option for a stream over a descriptor its caller keeps: node:fs's own
+ * functions (so pwritev2/preadv2 and the cache strategies stay), and a close that
+ * leaves the descriptor open. As with fs streams, destroy() closes the descriptor
+ * even with `autoClose: false`; this is how a caller keeps using it afterwards.
+ */
+export const KEEP_DESCRIPTOR_OPEN: WriteStreamFsImplementation & ReadStreamFsImplementation = Object.freeze({
+  open: fs.open,
+  read: fs.read,
+  write: fs.write,
+  writev: fs.writev,
+  fsync: fs.fsync,
+  close: (_fd: number, cb: (error: Error | null) => void) => process.nextTick(cb, null),
+});
+
+/**
  * Checks `path`, `fd`, `fs`, `autoClose` and `flush` in the order and with the error
  * codes of Node's fs stream constructors of this Node version's generation.
  */

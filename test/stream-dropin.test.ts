@@ -15,6 +15,7 @@ import {
 import {
   DontcacheWriteStream, createDontcacheWriteStream, type DontcacheWriteStreamOptions,
 } from '../src/write-stream';
+import { KEEP_DESCRIPTOR_OPEN } from '../src/stream-file';
 import { cleanupTempFiles, tempPath, testFs } from './helpers/fs';
 
 afterAll(cleanupTempFiles);
@@ -190,6 +191,21 @@ describe('FileHandle lifetime, as fs streams', () => {
 });
 
 describe('the fs option', () => {
+  it('KEEP_DESCRIPTOR_OPEN: destroy() leaves a caller-owned descriptor open; pwritev2 and the strategies stay', async () => {
+    const file = tempPath(dir());
+    const fd = fs.openSync(file, 'w');
+    const stream = createDontcacheWriteStream(null, { fd, autoClose: false, fs: KEEP_DESCRIPTOR_OPEN, cache: 'writeback' });
+    await new Promise<void>((resolve) => stream.write('abc', () => resolve()));
+    const closed = closeOf(stream);
+    stream.destroy();
+    await closed;
+    expect(isOpen(fd)).toBe(true);
+    expect(stream.stats).toMatchObject({ strategy: 'writeback', syscalls: 1 });
+    fs.closeSync(fd);
+    expect(fs.readFileSync(file, 'utf8')).toBe('abc');
+  });
+
+
   function spyFs(calls: string[]) {
     return {
       open: (...args: any[]) => (calls.push('open'), Reflect.apply(fs.open, fs, args)),
@@ -417,6 +433,60 @@ describe('options, paths and constructors, as fs streams of this Node version', 
     let text = '';
     for await (const chunk of modern) text += chunk;
     expect(text).toBe('legacy');
+  });
+});
+
+describe('legacy shapes fs streams still accept', () => {
+  it('options inherited through a prototype count (Object.create({...}))', async () => {
+    const file = tempPath(dir());
+    fs.writeFileSync(file, 'xyz\n');
+    const stream = createDontcacheReadStream(file, Object.create({ start: 1, end: 2, encoding: 'utf8' }));
+    expect([stream.start, stream.end]).toEqual([1, 2]);
+    let text = '';
+    for await (const chunk of stream) text += chunk;
+    expect(text).toBe('yz');
+  });
+
+  it("a subclass's own open() opens the file: 'open' and its 'ready' in one tick, as fs streams", async () => {
+    const orders: Record<string, string[]> = {};
+    for (const [name, Base] of [['fs', fs.WriteStream], ['dontcache', DontcacheWriteStream]] as const) {
+      function Legacy(this: any, ...args: unknown[]) {
+        Reflect.apply(Base as unknown as (...a: unknown[]) => void, this, args);
+      }
+      Object.setPrototypeOf(Legacy.prototype, Base.prototype);
+      Legacy.prototype.open = function (this: any) {
+        fs.open(this.path, this.flags, this.mode, (error, fd) => {
+          if (error) return this.emit('error', error);
+          this.fd = fd;
+          this.emit('open', fd);
+          this.emit('ready');
+        });
+      };
+      const stream = new (Legacy as any)(tempPath(dir())) as Writable & { fd: number };
+      const order: string[] = [];
+      await new Promise<void>((resolve) => {
+        stream.on('open', (fd: number) => {
+          order.push(`open ${fd === stream.fd}`);
+          process.nextTick(() => order.push('tick'));
+        });
+        stream.on('ready', () => {
+          order.push('ready');
+          resolve();
+        });
+      });
+      order.push('ready seen');
+      await new Promise<void>((resolve) => stream.end('x', () => resolve()));
+      orders[name] = order;
+    }
+    expect(orders.dontcache.slice(0, 2)).toEqual(['open true', 'ready']);
+    expect(orders.dontcache).toEqual(orders.fs);
+  });
+
+  it("the deprecated open() (DEP0135) is there exactly where this Node's fs streams have it; autoClose off an instance is ERR_INVALID_THIS", () => {
+    expect(typeof (DontcacheWriteStream.prototype as unknown as { open?: unknown }).open).toBe(typeof (fs.WriteStream.prototype as unknown as { open?: unknown }).open);
+    expect(typeof (DontcacheReadStream.prototype as unknown as { open?: unknown }).open).toBe(typeof (fs.ReadStream.prototype as unknown as { open?: unknown }).open);
+    expect(() => DontcacheWriteStream.prototype.autoClose).toThrow(expect.objectContaining({ code: 'ERR_INVALID_THIS' }));
+    expect(() => DontcacheReadStream.prototype.autoClose).toThrow(expect.objectContaining({ code: 'ERR_INVALID_THIS' }));
   });
 });
 

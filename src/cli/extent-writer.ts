@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createDontcacheWriteStream, type DontcacheWriteStream } from '../write-stream';
+import { KEEP_DESCRIPTOR_OPEN } from '../stream-file';
 import type { CacheOption, CacheStrategy, FallbackEvent } from '../stream-options';
 
 export interface ExtentWriterOptions {
@@ -162,6 +163,8 @@ export class ExtentWriter {
     const stream = createDontcacheWriteStream(undefined, {
       fd: this.fd,
       autoClose: false,
+      // destroy() (abort) must not close the descriptor: ftruncate and close follow.
+      fs: KEEP_DESCRIPTOR_OPEN,
       cache,
       ...(this.options.append ? {} : { start: offset }),
     });
