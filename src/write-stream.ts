@@ -17,6 +17,7 @@ import {
   type CacheStrategy, type FallbackEvent, type FallbackOption,
 } from './stream-options';
 import { DEFAULT_WINDOW_SIZE, WritebackWindow, settleRange } from './writeback-window';
+import { constants } from './constants';
 import { systemError, type SystemError } from './errors';
 
 /**
@@ -54,7 +55,7 @@ export interface DontcacheWriteStreamOptions {
   /** What to do when RWF_DONTCACHE is refused (default 'writeback'). */
   fallback?: FallbackOption;
   /**
-   * Window behind the writer, in bytes (default 8 MiB, a multiple of 4096): 'writeback'
+   * Window behind the writer, in bytes (default 8 MiB; a multiple of `constants.PAGE_SIZE`): 'writeback'
    * writes back and drops each finished window; 'dontcache' waits on the window before
    * the last, so at most about three windows are under writeback.
    */
@@ -425,8 +426,9 @@ export class DontcacheWriteStream extends Writable {
 function writeSettings(path: string | Buffer | URL | undefined, options: DontcacheWriteStreamOptions | BufferEncoding | undefined) {
   const opts = optionsArgument<DontcacheWriteStreamOptions>(options);
   const given = fileOption(opts.fd);
-  const windowSize = integerOption('options.windowSize', opts.windowSize, 4096, DEFAULT_WINDOW_SIZE);
-  if (windowSize % 4096 !== 0) throw invalidArgValue('options.windowSize', windowSize, 'must be a multiple of 4096');
+  const page = constants.PAGE_SIZE;
+  const windowSize = integerOption('options.windowSize', opts.windowSize, page, DEFAULT_WINDOW_SIZE);
+  if (windowSize % page !== 0) throw invalidArgValue('options.windowSize', windowSize, `must be a multiple of the page size (${page})`);
   return {
     given,
     path: pathArgument(path, given),
