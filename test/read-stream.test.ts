@@ -7,13 +7,14 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cachestatSync, fadviseSync, fdatasyncSync } from '../src/io';
+import { fadviseSync, fdatasyncSync } from '../src/io';
 import { constants } from '../src/constants';
 import { createDontcacheReadStream, type DontcacheReadStream } from '../src/read-stream';
 import type { FallbackEvent } from '../src/stream-options';
 import { createDontcacheWriteStream } from '../src/write-stream';
 import { cleanupTempFiles, tempPath, testFs } from './helpers/fs';
 import { FS_KINDS, type FsKind } from './helpers/mounts';
+import { cachedPages } from './helpers/residency';
 
 const MiB = 1024 * 1024;
 afterAll(cleanupTempFiles);
@@ -36,15 +37,6 @@ function uncachedFile(dir: string, data: Buffer): string {
     fs.closeSync(fd);
   }
   return file;
-}
-
-function cachedPages(file: string): number {
-  const fd = fs.openSync(file, 'r');
-  try {
-    return cachestatSync(fd, 0, 0).cache;
-  } finally {
-    fs.closeSync(fd);
-  }
 }
 
 async function readAll(stream: DontcacheReadStream) {
@@ -86,7 +78,7 @@ for (const kind of FS_KINDS) {
       expect(sha(r.data)).toBe(sha(big));
       expect(r.stats.strategy).toBe(EXPECTED_AUTO[kind]);
       expect(r.fallbacks).toEqual([]);
-      if (kind !== 'tmpfs') expect(cachedPages(file)).toBeLessThanOrEqual((32 * MiB) / 4096 / 100);
+      if (kind !== 'tmpfs') expect(cachedPages(file)).toBeLessThanOrEqual((32 * MiB) / constants.PAGE_SIZE / 100);
     });
 
     if (kind === 'btrfs' || kind === 'tmpfs') {
@@ -114,7 +106,7 @@ for (const kind of FS_KINDS) {
       it("'buffered' leaves the file cached (the measurement sees a cached file)", async () => {
         const file = uncachedFile(dir(), data);
         await readAll(createDontcacheReadStream(file, { cache: 'buffered' }));
-        expect(cachedPages(file)).toBeGreaterThan((data.length / 4096) * 0.9);
+        expect(cachedPages(file)).toBeGreaterThan((data.length / constants.PAGE_SIZE) * 0.9);
       });
     }
   });
