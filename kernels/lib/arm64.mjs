@@ -56,7 +56,10 @@ export class Arm64Archive extends AptArchive {
   }
 
   async busybox() {
-    return path.join(await this.unpacked('busybox-static:arm64'), 'bin/busybox');
+    const dir = await this.unpacked('busybox-static:arm64');
+    const found = ['usr/bin/busybox', 'bin/busybox'].map((f) => path.join(dir, f)).find((f) => fs.existsSync(f));
+    if (!found) throw new Error(`no busybox in ${dir}`);
+    return found;
   }
 }
 

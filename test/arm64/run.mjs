@@ -25,6 +25,10 @@ import { Arm64Archive, SYSROOT, arm64Node, emulator, missingArm64Tools } from '.
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SUITES = ['test/platform.test.ts', 'test/io.test.ts', 'test/page-cache.test.ts', 'test/write-stream.test.ts',
   'test/read-stream.test.ts', 'test/package.test.ts'];
+// Left out under emulation, with the reason (a vitest name pattern excludes them).
+const EXCLUDED = {
+  'writes it all, split at the per-call cap': 'writes and compares 2 GiB: minutes of emulated memcpy for logic that x64 runs the same',
+};
 // What the staging copy needs: sources, tests, native sources and prebuilds (npm pack packs them), configs.
 const STAGED = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'vitest.config.mts', 'binding.gyp',
   'README.md', 'src', 'test', 'native', 'prebuilds', 'scripts'];
@@ -70,7 +74,10 @@ try {
   const env = { ...process.env, DONTCACHE_ARM64_NODE_WRAPPER: wrapper, DONTCACHE_EXPECT_ADDON: 'prebuild' };
   for (const key of Object.keys(env)) if (key.startsWith('npm_')) delete env[key];
   const files = process.argv.slice(2).length ? process.argv.slice(2) : SUITES;
-  run(wrapper, ['node_modules/vitest/vitest.mjs', 'run', '--config', 'test/arm64/vitest.config.mjs', ...files], { cwd: stage, env });
+  for (const [name, why] of Object.entries(EXCLUDED)) log(`left out: "${name}" (${why})`);
+  const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const pattern = `^(?!.*(${Object.keys(EXCLUDED).map(escape).join('|')}))`;
+  run(wrapper, ['node_modules/vitest/vitest.mjs', 'run', '--config', 'test/arm64/vitest.config.mjs', '--testNamePattern', pattern, ...files], { cwd: stage, env });
   log(`passed in ${seconds()} s (sysroot ${SYSROOT})`);
 } finally {
   fs.rmSync(stage, { recursive: true, force: true });
