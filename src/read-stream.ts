@@ -26,7 +26,7 @@ export const DEFAULT_READ_HIGH_WATER_MARK = 64 * 1024;
 // Ranges read plainly are dropped in batches of this size: POSIX_FADV_DONTNEED drains
 // per-CPU LRU caches system-wide, too costly to do per 64 KiB read.
 const DROP_BATCH = 8 * 1024 * 1024;
-const PAGE = 4096;
+const PAGE = constants.PAGE_SIZE;
 
 export interface DontcacheReadStreamOptions {
   /** open(2) flags (default 'r'); ignored when `fd` is given. */

@@ -21,6 +21,7 @@ import {
   type StreamFile, type WriteStreamFsImplementation,
 } from './stream-file';
 import { DEFAULT_WINDOW_SIZE, WritebackWindow, settleRange } from './writeback-window';
+import { constants } from './constants';
 import { systemError, type SystemError } from './errors';
 
 /**
@@ -76,7 +77,7 @@ export interface DontcacheWriteStreamOptions {
   /** What to do when RWF_DONTCACHE is refused (default 'writeback'). */
   fallback?: FallbackOption | null;
   /**
-   * Window behind the writer, in bytes (default 8 MiB, a multiple of 4096): 'writeback'
+   * Window behind the writer, in bytes (default 8 MiB, a multiple of `constants.PAGE_SIZE`): 'writeback'
    * writes back and drops each finished window; 'dontcache' waits on the window before
    * the last, so at most about three windows are under writeback.
    */
@@ -493,8 +494,9 @@ function initWriteStream(self: any, path: PathArgument, options: DontcacheWriteS
   const opts = copyOptions<DontcacheWriteStreamOptions>(options);
   const file = resolveFile('write', path, opts);
   const start = opts.start === undefined ? undefined : validateInteger(opts.start, 'start', 0);
-  const windowSize = integerOption('options.windowSize', opts.windowSize, 4096, DEFAULT_WINDOW_SIZE);
-  if (windowSize % 4096 !== 0) throw invalidArgValue('options.windowSize', windowSize, 'must be a multiple of 4096');
+  const page = constants.PAGE_SIZE;
+  const windowSize = integerOption('options.windowSize', opts.windowSize, page, DEFAULT_WINDOW_SIZE);
+  if (windowSize % page !== 0) throw invalidArgValue('options.windowSize', windowSize, `must be a multiple of the page size (${page})`);
   self.cache = choiceOption('options.cache', opts.cache, CACHE_OPTIONS, 'auto');
   self.fallback = choiceOption('options.fallback', opts.fallback, FALLBACK_OPTIONS, 'writeback');
   self.windowSize = windowSize;
