@@ -5,6 +5,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "io.h"
 
 // The kernel's values (include/uapi/linux/fs.h); older libc headers lack the newer ones.
@@ -61,6 +62,7 @@ Napi::Object MakeConstants(Napi::Env env) {
   set("POSIX_FADV_NOREUSE", POSIX_FADV_NOREUSE);
   set("IOV_MAX", IOV_MAX);
   set("MAX_BYTES_PER_CALL", static_cast<double>(kMaxBytesPerCall));
+  set("MAX_BUFFERS", kMaxBuffers);
   set("PAGE_SIZE", static_cast<double>(sysconf(_SC_PAGESIZE)));
   return c;
 }

@@ -30,6 +30,8 @@ export interface Constants {
   readonly IOV_MAX: number;
   /** Most bytes the kernel moves per read/write call (0x7ffff000). */
   readonly MAX_BYTES_PER_CALL: number;
+  /** Most buffers one pwritev2/preadv2 call takes (2^24); a longer array is a RangeError. */
+  readonly MAX_BUFFERS: number;
   readonly PAGE_SIZE: number;
 }
 
