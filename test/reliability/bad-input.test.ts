@@ -92,7 +92,7 @@ describe.skipIf(noDist !== undefined)('found by the fuzz: bad arguments that mus
       const ok = raw.pwritev2Sync(fd, Buffer.alloc(10), 0, 0);
       const failed = raw.pwritev2Sync(987654, Buffer.alloc(10), 0, 0);
       const stat = raw.cachestatSync(fd, 0, 0);
-      done({ ok, failed: failed.slice(0, 2), calls: failed[3], statLength: stat.length, setSyncState: typeof raw.setSyncState });`);
+      done({ ok, failed: Array.from(failed.slice(0, 2)), calls: failed[3], statLength: stat.length, setSyncState: typeof raw.setSyncState });`);
     expect(child.status, child.stderr.slice(-3000)).toBe(0);
     expect(child.result).toEqual({ ok: 10, failed: [9, 0], calls: 1, statLength: 9, setSyncState: 'undefined' });
   });
