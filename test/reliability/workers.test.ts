@@ -25,7 +25,7 @@ interface TerminateResult {
 describe.skipIf(noDist !== undefined)(`worker.terminate() at random moments${noDist ? ` (skipped: ${noDist})` : ''}`, () => {
   it.each(MODES)(`%s: ${TERMINATIONS} terminations, the process survives and the addon still works`, (mode) => {
     const dir = fs.mkdtempSync(`${work}/`);
-    const child = runNodeChild('terminate.js', [dir, String(TERMINATIONS), '4', mode], { timeoutMs: 40 * TERMINATIONS + 60_000 });
+    const child = runNodeChild('terminate.js', [dir, String(TERMINATIONS), '4', mode], { timeoutMs: 1000 * TERMINATIONS + 120_000 });
     fs.rmSync(dir, { recursive: true, force: true });
     const tail = `--- stderr\n${child.stderr.slice(-3000)}`;
     expect(child.stderr, tail).not.toContain('terminate called');
