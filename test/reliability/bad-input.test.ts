@@ -38,7 +38,7 @@ describe.skipIf(noDist !== undefined)(`hostile arguments, one child per function
 
   it.each(targets)('%s', (target) => {
     const dir = fs.mkdtempSync(`${work}/`);
-    const child = runNodeChild('fuzz.js', [dir, String(SEED), String(CALLS), target], { execArgv: ['--expose-gc'], timeoutMs: 120_000 });
+    const child = runNodeChild('fuzz.js', [dir, String(SEED), String(CALLS), target], { execArgv: ['--expose-gc'], timeoutMs: 300_000 });
     fs.rmSync(dir, { recursive: true, force: true });
     const tail = `--- stderr\n${child.stderr.slice(-3000)}`;
     expect(child.signal, `killed by a signal (seed ${SEED})\n${tail}`).toBeNull();
@@ -46,7 +46,7 @@ describe.skipIf(noDist !== undefined)(`hostile arguments, one child per function
     const result = child.result as FuzzResult;
     expect(result.calls).toBe(CALLS);
     expect(result.violations, `seed ${SEED}`).toEqual([]);
-  });
+  }, 360_000);
 });
 
 describe.skipIf(noDist !== undefined)('found by the fuzz: bad arguments that must not crash the process', () => {

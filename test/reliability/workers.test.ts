@@ -36,5 +36,5 @@ describe.skipIf(noDist !== undefined)(`worker.terminate() at random moments${noD
     expect(result[mode]).toMatchObject({ terminated: TERMINATIONS });
     if (mode !== 'require') expect(result[mode]).toMatchObject({ reachedReady: TERMINATIONS });
     expect(result.after).toBe(10);
-  });
+  }, 1000 * TERMINATIONS + 180_000);
 });
