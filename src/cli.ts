@@ -35,7 +35,7 @@ function mainHelp(): string {
     '',
     "Run 'dontcache <command> --help' for a command's options.",
     'Exit status: 0 ok, 1 runtime error (one line on stderr), 2 bad usage;',
-    'cp and write end by the signal after cleaning up on Ctrl-C (status 130 in a shell).',
+    'probe, bench, cp and write end by the signal after cleaning up on Ctrl-C (status 130 in a shell).',
     '',
   ].join('\n');
 }

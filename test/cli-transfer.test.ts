@@ -68,7 +68,9 @@ function sha256(file: string, length?: number): string {
 }
 
 async function cachedBytes(file: string, offset = 0, length = 0): Promise<number> {
-  return (await pageCacheState(file, { offset, length })).bytes.cached;
+  const state = await pageCacheState(file, { offset, length });
+  if (state.status === 'unknown') throw new Error(state.reason);
+  return Number(state.bytes.cached);
 }
 
 /** Bytes allocated on disk (st_blocks). */

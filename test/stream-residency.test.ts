@@ -16,7 +16,7 @@ import { createDontcacheWriteStream, type DontcacheWriteStreamOptions } from '..
 import { cleanupTempFiles, tempPath, testFs } from './helpers/fs';
 
 const MiB = 1024 * 1024;
-const PAGE = 4096;
+const PAGE = constants.PAGE_SIZE;
 const ROOT = path.resolve(__dirname, '..');
 const APPENDER = path.join(__dirname, 'fixtures', 'appender.js');
 const distMissing = fs.existsSync(path.join(ROOT, 'dist', 'index.js')) ? undefined : 'dist/ is not built: run `npm run compile:ts` first';

@@ -5,9 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { AptArchive } from './apt.mjs';
 import { kernelTree, moduleClosure } from './kernel-tree.mjs';
-import { commonArchive, kernelInitrd } from './initramfs.mjs';
+import { commonArchive, hostUserland, kernelInitrd } from './initramfs.mjs';
 import { makeImages } from './disks.mjs';
-import { boot, qemuBinary } from './qemu.mjs';
+import { X86_64, boot, qemuBinary } from './qemu.mjs';
+import { AARCH64, Arm64Archive, arm64Userland, missingArm64Tools } from './arm64.mjs';
 import { runHost } from './host.mjs';
 import { parseGuestOutput, tail } from './serial.mjs';
 import { which } from './sh.mjs';
@@ -24,8 +25,14 @@ export class Matrix {
     this.log = log;
     this.cache = cacheDir();
     this.work = fs.mkdtempSync(path.join(os.tmpdir(), 'dontcache-kernels-'));
-    this.apt = new AptArchive(this.cache, config.kernels.flatMap((k) => k.suites || []));
-    this.common = null;
+    const suites = (arch) => config.kernels.filter((k) => (k.arch ?? 'x64') === arch).flatMap((k) => k.suites || []);
+    const apt = new AptArchive(this.cache, suites('x64'));
+    const arm64Apt = new Arm64Archive(this.cache, suites('arm64'));
+    // Per guest architecture: apt set-up, emulated machine, userland of the initramfs (built once per run).
+    this.platforms = {
+      x64: { apt, machine: X86_64, userland: hostUserland, common: null },
+      arm64: { apt: arm64Apt, machine: AARCH64, userland: arm64Userland(this.cache, arm64Apt), common: null, missing: missingArm64Tools },
+    };
   }
 
   dispose() { fs.rmSync(this.work, { recursive: true, force: true }); }
@@ -55,31 +62,36 @@ export class Matrix {
   }
 
   async runInQemu(kernel, rec) {
-    if (!(await qemuBinary())) throw skip('qemu-system-x86_64 is not installed (run kernels/install-deps.sh)');
+    const platform = this.platforms[kernel.arch ?? 'x64'];
+    if (!platform) throw new Error(`unknown arch ${kernel.arch} in kernels.json`);
+    const { apt, machine } = platform;
+    if (!(await qemuBinary(machine))) throw skip(`${machine.binary} is not installed (run kernels/install-deps.sh)`);
     const missing = [];
     for (const t of GUEST_TOOLS) if (!(await which(t))) missing.push(t);
     if (missing.length) throw skip(`missing host tools: ${missing.join(', ')} (run kernels/install-deps.sh)`);
+    const missingUserland = await platform.missing?.();
+    if (missingUserland) throw skip(`${missingUserland} (run kernels/install-deps.sh)`);
     let upd;
-    try { upd = await this.apt.update(); } catch (e) { throw e.unreachable ? skip(e.message) : e; }
+    try { upd = await apt.update(); } catch (e) { throw e.unreachable ? skip(e.message) : e; }
     if (upd.warning) { rec.logs.push(upd.warning); this.log(upd.warning); }
-    const v = await this.apt.newest(kernel);
+    const v = await apt.newest(kernel);
     if (!v) throw new Error(`no package matching ${kernel.packages.join(' + ')} (version ${kernel.version}) in ${kernel.suites.join(', ')}`);
     let debs;
-    try { debs = await this.apt.fetch(kernel.packages.map((p) => p.replace('{V}', v))); } catch (e) { throw skip(`download failed: ${e.message}`); }
+    try { debs = await apt.fetch(kernel.packages.map((p) => p.replace('{V}', v))); } catch (e) { throw skip(`download failed: ${e.message}`); }
     rec.packages = debs.map((d) => ({ name: d.name, version: d.version, cached: d.cached }));
     this.log(`${kernel.id}: newest is ${debs.map((d) => `${d.name} ${d.version}`).join(' + ')} (${debs.every((d) => d.cached) ? 'cached' : 'downloaded'})`);
-    const tree = await kernelTree(this.cache, `${kernel.id}-${v}`, debs);
+    const tree = await kernelTree(path.dirname(apt.root), `${kernel.id}-${v}`, debs);
     rec.release = tree.release;
     const mods = moduleClosure(tree, this.config.modules);
-    this.common ??= commonArchive(this.work);
-    const initrd = await kernelInitrd(this.work, kernel.id, await this.common, mods.order);
+    platform.common ??= commonArchive(this.work, platform.userland, `common-${kernel.arch ?? 'x64'}`);
+    const initrd = await kernelInitrd(this.work, kernel.id, await platform.common, mods.order);
     const images = await makeImages(this.work);
     const logDir = path.join(this.cache, 'logs');
     fs.mkdirSync(logDir, { recursive: true });
     const logFile = path.join(logDir, `${kernel.id}.log`);
     this.log(`${kernel.id}: booting ${tree.release} (modules: ${mods.order.map((m) => m.name).join(' ')}); serial log ${logFile}`);
     try {
-      const r = await boot({ vmlinuz: tree.vmlinuz, initrd, images: [images.ext4, images.xfs], timeoutMs: this.config.defaults.bootTimeoutSeconds * 1000, logFile });
+      const r = await boot({ vmlinuz: tree.vmlinuz, initrd, images: [images.ext4, images.xfs], timeoutMs: (kernel.bootTimeoutSeconds ?? this.config.defaults.bootTimeoutSeconds) * 1000, logFile, machine });
       if (r.note) rec.logs.push(r.note);
       this.collect(rec, r);
     } finally {

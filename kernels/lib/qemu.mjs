@@ -1,9 +1,16 @@
-// Boot a kernel + initrd under qemu-system-x86_64 with the disk images as virtio drives; collect the serial log.
+// Boot a kernel + initrd under qemu-system-x86_64 (or another machine, see X86_64) with the disk images as
+// virtio drives; collect the serial log.
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { which } from './sh.mjs';
 
-export const qemuBinary = () => which('qemu-system-x86_64');
+/**
+ * The emulated machine: qemu binary, its CPU/board arguments, the kernel's serial console, whether KVM
+ * may be tried, and how long the guest may take to reach /init under TCG.
+ */
+export const X86_64 = { binary: 'qemu-system-x86_64', tcg: ['-cpu', 'max'], console: 'ttyS0', kvm: true, tcgBootSeconds: 150 };
+
+export const qemuBinary = (machine = X86_64) => which(machine.binary);
 
 let kvm;
 /** Whether KVM really works here: /dev/kvm opens and qemu can start a VM with it. */
@@ -27,7 +34,7 @@ const KVM_BROKEN = /KVM internal error|kvm run failed|failed to initialize kvm/i
 
 /** Boot once; with KVM, a KVM failure (seen e.g. under nested virtualisation) falls back to TCG. */
 export async function boot(opts) {
-  if (await kvmUsable()) {
+  if ((opts.machine ?? X86_64).kvm && (await kvmUsable())) {
     const r = await bootOnce(opts, true);
     if (!r.noBoot) return r;
     kvm = Promise.resolve(false);
@@ -40,18 +47,18 @@ export async function boot(opts) {
   return { ...again, note: [opts.note, `first boot never reached /init within ${again.bootDeadline} s; retried`].filter(Boolean).join('; ') };
 }
 
-function bootOnce({ vmlinuz, initrd, images, timeoutMs, logFile }, useKvm) {
+function bootOnce({ vmlinuz, initrd, images, timeoutMs, logFile, machine = X86_64 }, useKvm) {
   const args = [
     '-m', '2048', '-smp', '2', '-nographic', '-no-reboot',
-    ...(useKvm ? ['-enable-kvm', '-cpu', 'host'] : ['-cpu', 'max']),
+    ...(useKvm ? ['-enable-kvm', '-cpu', 'host'] : machine.tcg),
     '-kernel', vmlinuz, '-initrd', initrd,
-    '-append', 'console=ttyS0 rdinit=/init quiet panic=-1',
+    '-append', `console=${machine.console} rdinit=/init quiet panic=-1`,
     ...images.flatMap((img) => ['-drive', `file=${img},format=raw,if=virtio`]),
   ];
   const started = Date.now();
   const log = fs.createWriteStream(logFile);
   return new Promise((resolve) => {
-    const p = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(machine.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks = [];
     let timedOut = false, noBoot = false;
     const onData = (d) => {
@@ -63,7 +70,7 @@ function bootOnce({ vmlinuz, initrd, images, timeoutMs, logFile }, useKvm) {
     p.stderr.on('data', onData);
     const timer = setTimeout(() => { timedOut = true; p.kill('SIGKILL'); }, timeoutMs);
     // The guest must reach /init soon (KVM: else KVM is broken here; TCG: else an early-boot stall): retry.
-    const bootDeadline = useKvm ? 60 : 150;
+    const bootDeadline = useKvm ? 60 : machine.tcgBootSeconds;
     const deadline = setTimeout(() => {
       if (!Buffer.concat(chunks).includes('"type":"booted"')) { noBoot = true; p.kill('SIGKILL'); }
     }, bootDeadline * 1000);

@@ -27,7 +27,8 @@ export function summarize(config, runs) {
         checks,
       };
     });
-    return { id: run.id, status: run.status, reason: run.reason, release: run.release, packages: run.packages, seconds: run.seconds, accel: run.accel, rows };
+    const pageSize = run.results.find((r) => r.check === 'page-size' && r.status === 'pass')?.observed ?? null;
+    return { id: run.id, status: run.status, reason: run.reason, release: run.release, packages: run.packages, seconds: run.seconds, accel: run.accel, pageSize, rows };
   });
 }
 
@@ -42,7 +43,8 @@ export function writeReports(config, runs, { totalSeconds } = {}) {
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const k of summary) {
-    const version = k.release ? `${k.release}${k.accel ? ` (${k.accel === 'host' ? 'host' : `qemu ${k.accel}`})` : ''}` : '–';
+    const pages = k.pageSize && k.pageSize !== 4096 ? `, ${k.pageSize / 1024} KiB pages` : '';
+    const version = k.release ? `${k.release}${k.accel ? ` (${k.accel === 'host' ? 'host' : `qemu ${k.accel}`}${pages})` : ''}` : '–';
     if (k.status !== 'ok') {
       lines.push(`| ${k.id} | ${version} | – | ${k.status}: ${String(k.reason).replace(/\|/g, '\\|').slice(0, 160)} | | | | |`);
       continue;

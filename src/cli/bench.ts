@@ -8,6 +8,7 @@ import {
 import { formatUs } from '../lab/table';
 import { EXIT, UsageError, type Command, type ParsedArgs } from './args';
 import type { Output } from './output';
+import { signalExitCode, watchSignals } from './interrupt';
 
 const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
@@ -108,12 +109,9 @@ export const benchCommand: Command = {
     };
     if (options.dropCaches && process.getuid?.() !== 0) throw new UsageError('--drop-caches needs root');
     const progress = progressPrinter(args.values.quiet === true);
-    const controller = new AbortController();
-    const onSignal = () => controller.abort();
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    const watch = watchSignals();
     try {
-      const report = await runLab({ ...options, onProgress: progress.onProgress, signal: controller.signal });
+      const report = await runLab({ ...options, onProgress: progress.onProgress, signal: watch.signal });
       progress.done();
       if (typeof args.values.report === 'string') fs.writeFileSync(args.values.report, `${JSON.stringify(report, null, 2)}\n`);
       if (typeof args.values.html === 'string') fs.writeFileSync(args.values.html, renderReportHtml(report));
@@ -122,14 +120,13 @@ export const benchCommand: Command = {
       return EXIT.ok;
     } catch (error) {
       progress.done();
-      if ((error as Error).name === 'AbortError') {
+      if (watch.received) {
         out.error('dontcache bench: interrupted; its files, workers and cgroups are removed');
-        return 130;
+        return signalExitCode(watch.received);
       }
       throw error;
     } finally {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      watch.dispose();
     }
   },
 };

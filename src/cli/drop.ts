@@ -1,6 +1,7 @@
 import { dropCache, pageCacheState, type PageCacheState } from '../page-cache';
 import { EXIT, type Command } from './args';
-import { errorLine, errorRecord, formatBytes, formatPercent, table } from './output';
+import { errorLine, errorRecord, table } from './output';
+import { residencyCells, unknownNotes } from './stat';
 
 export interface DropRecord {
   path: string;
@@ -18,6 +19,8 @@ export const dropCommand: Command = {
     'For each file: waits for writeback of its dirty pages (sync_file_range), then',
     'POSIX_FADV_DONTNEED, and shows the cached bytes before and after. Pages mapped or',
     'locked by other processes stay. Not a durability guarantee: use fsync for that.',
+    'A file you may only read is dropped too; its before and after then say "unknown"',
+    '(the kernel tells residency only to callers that could write the file).',
   ].join('\n'),
   options: {},
   async run(args, out) {
@@ -36,10 +39,10 @@ export const dropCommand: Command = {
     else if (dropped.length > 0) {
       const rows = [['BEFORE', '', 'AFTER', '', 'FILE'].map((h) => out.bold(h))];
       for (const d of dropped) {
-        rows.push([formatBytes(d.before.bytes.cached), formatPercent(d.before.residentFraction),
-          formatBytes(d.after.bytes.cached), formatPercent(d.after.residentFraction), d.path]);
+        rows.push([...residencyCells(d.before), ...residencyCells(d.after), d.path]);
       }
       for (const line of table(rows, 'rrrrl')) out.line(line);
+      for (const note of unknownNotes(dropped.flatMap((d) => [d.before, d.after]))) out.line(note);
     }
     return errors.length ? EXIT.failure : EXIT.ok;
   },

@@ -1,4 +1,5 @@
 // Shared output: where text goes, colours only on a terminal, number formatting.
+import { randomBytes } from 'node:crypto';
 import type { Writable } from 'node:stream';
 
 type Paint = (text: string) => string;
@@ -35,7 +36,7 @@ export function createOutput(stdout: Writable & { isTTY?: boolean } = process.st
   const color = wantsColor(stdout);
   return {
     line: (text = '') => void stdout.write(`${text}\n`),
-    json: (value) => void stdout.write(`${JSON.stringify(value, null, 2)}\n`),
+    json: (value) => void stdout.write(`${toJson(value)}\n`),
     error: (text) => void stderr.write(`${text}\n`),
     bold: sgr(color, 1, 22),
     dim: sgr(color, 2, 22),
@@ -45,12 +46,22 @@ export function createOutput(stdout: Writable & { isTTY?: boolean } = process.st
   };
 }
 
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+/**
+ * JSON text of `value` (indented), with bigints written as plain integers: exact, as
+ * JSON allows (a reader in JavaScript gets the nearest number, as for any big integer).
+ */
+export function toJson(value: unknown): string {
+  const mark = `bigint:${randomBytes(8).toString('hex')}:`;
+  const text = JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${mark}${v}` : v), 2);
+  return text.replace(new RegExp(`"${mark}(-?\\d+)"`, 'g'), '$1');
+}
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB'];
 
 /** 0 B, 4.0 KiB, 1.5 GiB ... (binary units, like `ls -h`). */
-export function formatBytes(bytes: number | null): string {
+export function formatBytes(bytes: number | bigint | null): string {
   if (bytes === null) return '-';
-  let value = bytes;
+  let value = Number(bytes);
   let unit = 0;
   while (value >= 1024 && unit < UNITS.length - 1) {
     value /= 1024;

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { adviceFor, probe, type Evidence, type ProbeResult } from '../probe';
 import { EXIT, type Command } from './args';
 import { table, type Output } from './output';
+import { signalExitCode, watchSignals } from './interrupt';
 
 function verdictColor(out: Output, result: ProbeResult): (s: string) => string {
   if (result.writeback === 'unsupported') return out.red;
@@ -57,10 +58,11 @@ export const probeCommand: Command = {
   maxOperands: 1,
   description: [
     'Tries a dontcache write and read on a temporary file in dir (default: the current',
-    'directory; the file is always removed), then weighs the kernel release, tracefs,',
-    'kallsyms and an empirical cachestat test to tell the writeback behaviour, and',
-    'overwrites data it wrote, synced and dropped with RWF_DONTCACHE to tell whether',
-    'such overwrites leave the page cache too ("overwrites"). Writeback:',
+    'directory; the file has no name, or loses it at once, so nothing is left behind',
+    'even by a kill), then weighs the kernel release, tracefs, kallsyms and an empirical',
+    'cachestat test to tell the writeback behaviour, and overwrites data it wrote, synced',
+    'and dropped with RWF_DONTCACHE to tell whether such overwrites leave the page cache',
+    'too ("overwrites"). Writeback:',
     '  inline-flush  the writer submits writeback itself (Linux 6.14-7.1)',
     '  flusher-kick  the flusher thread writes back (Linux 7.2+)',
     '  unsupported   the kernel has no RWF_DONTCACHE',
@@ -71,9 +73,22 @@ export const probeCommand: Command = {
   },
   async run(args, out) {
     const dir = path.resolve(args.positionals[0] ?? '.');
-    const result = await probe(dir, { mountTracefs: args.values['mount-tracefs'] === true });
-    if (args.values.json) out.json({ dir, ...result });
-    else printProbe(out, dir, result);
-    return EXIT.ok;
+    // Ctrl-C lets the probe finish its own cleanup (a tracefs it mounted); its test file
+    // has no name to leave behind (src/probe/scratch.ts).
+    const watch = watchSignals();
+    try {
+      const result = await probe(dir, { mountTracefs: args.values['mount-tracefs'] === true });
+      if (!watch.received) {
+        if (args.values.json) out.json({ dir, ...result });
+        else printProbe(out, dir, result);
+        return EXIT.ok;
+      }
+    } catch (error) {
+      if (!watch.received) throw error;
+    } finally {
+      watch.dispose();
+    }
+    out.error(`dontcache probe: interrupted by ${watch.received}; nothing is left behind`);
+    return signalExitCode(watch.received!);
   },
 };

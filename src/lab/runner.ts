@@ -164,7 +164,7 @@ export async function runLab(options: LabOptions): Promise<LabReport> {
       }
       results.push({ ...base, status: 'ok', modes: modeResults });
       // The rand-write file is kept across trials; drop each scenario's leftovers now.
-      for (const name of fs.readdirSync(resources.runDir)) fs.rmSync(`${resources.runDir}/${name}`, { recursive: true, force: true });
+      resources.clearRunDir();
     }
   } finally {
     options.signal?.removeEventListener('abort', onAbort);

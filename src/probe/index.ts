@@ -23,10 +23,11 @@ function invalidArg(name: string, expected: string, actual: unknown): TypeError 
 
 /**
  * Finds out whether RWF_DONTCACHE works in `dir` (writes and reads tried separately on a
- * temporary file there, always removed), whether dontcache overwrites of data on disk are
- * dropped there too, and which writeback behaviour the kernel has, from the release
- * number, tracefs, kallsyms and an empirical cachestat test. Rejects
- * with a Node-style system error when `dir` cannot be used (ENOENT, EACCES, EROFS, ...).
+ * temporary file there that has no name, so nothing is left behind), whether dontcache
+ * overwrites of data on disk are dropped there too, and which writeback behaviour the
+ * kernel has, from the release number, tracefs, kallsyms and an empirical cachestat
+ * test. Rejects with a Node-style system error when `dir` cannot be used (ENOENT,
+ * EACCES, EROFS, ...).
  */
 export async function probe(dir = '.', options: ProbeOptions = {}): Promise<ProbeResult> {
   if (typeof dir !== 'string') throw invalidArg('dir', 'of type string', dir);

@@ -1,8 +1,5 @@
 // Trying RWF_DONTCACHE for real on a temporary file in the probed directory.
-import { randomBytes } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
-import path from 'node:path';
+import { closeSync } from 'node:fs';
 import { cachestat, cachestatSync, fadvise, fdatasync, preadv2, pwritev2, pwritev2Sync, type CacheStat } from '../io';
 import type { SystemError } from '../errors';
 import { RWF_DONTCACHE, constants } from '../constants';
@@ -10,6 +7,7 @@ import {
   cachestatEvidence, overwriteEvidence, overwriteNotRun, unavailable, type CachestatReading, type OverwriteReading,
 } from './evidence';
 import type { Evidence, OverwriteEvidence } from './types';
+import { openScratchFile } from './scratch';
 
 const MiB = 1024 * 1024;
 
@@ -60,7 +58,8 @@ async function refusal(flagged: () => Promise<unknown>, plain: () => Promise<unk
  */
 export function empiricalReadings(fd: number, start: number): CachestatReading[] {
   const block = Buffer.alloc(EMPIRICAL_BLOCK, 0x5a);
-  const pages = EMPIRICAL_BLOCK / 4096;
+  // cachestat counts pages of the system's size (4, 16 or 64 KiB on arm64).
+  const pages = EMPIRICAL_BLOCK / constants.PAGE_SIZE;
   const readings: CachestatReading[] = [];
   for (let i = 0; i < EMPIRICAL_WRITES; i++) {
     const offset = start + i * EMPIRICAL_BLOCK;
@@ -101,7 +100,7 @@ export async function overwriteReading(fd: number, offset: number): Promise<Over
     await delay(OVERWRITE_LOOK_INTERVAL_MS);
     cachedAfter = (await cachestat(fd, offset, length)).cache;
   }
-  return { pages: length / 4096, cachedBefore, cachedAfter };
+  return { pages: length / constants.PAGE_SIZE, cachedBefore, cachedAfter };
 }
 
 async function overwriteTrial(fd: number, offset: number): Promise<ReturnType<typeof overwriteEvidence>> {
@@ -110,36 +109,33 @@ async function overwriteTrial(fd: number, offset: number): Promise<ReturnType<ty
   } catch (error) {
     const e = error as SystemError;
     const why = e.code === 'ENOSYS' ? 'cachestat(2) is missing (Linux older than 6.5)' : `trial failed: ${e.message}`;
-    return overwriteNotRun(OVERWRITE_BYTES / 4096, why);
+    return overwriteNotRun(OVERWRITE_BYTES / constants.PAGE_SIZE, why);
   }
 }
 
 /**
  * Tries a dontcache write and read on a new temporary file in `dir`, then, when the write
- * was accepted, the empirical cachestat test and the overwrite trial. The file is always
- * removed.
+ * was accepted, the empirical cachestat test and the overwrite trial. The file has no
+ * name (scratch.ts).
  */
 export async function tryDontcache(dir: string): Promise<TrialResult> {
-  const file = path.join(dir, `.dontcache-probe.${process.pid}.${randomBytes(6).toString('hex')}`);
-  const { O_RDWR, O_CREAT, O_EXCL } = fsConstants;
-  const handle = await open(file, O_RDWR | O_CREAT | O_EXCL, 0o600);
+  const { fd } = openScratchFile(dir);
   try {
-    const fd = handle.fd;
-    const page = Buffer.alloc(4096, 0x33);
+    const page = Buffer.alloc(constants.PAGE_SIZE, 0x33);
     const writeRefused = await refusal(
       () => pwritev2(fd, page, 0, RWF_DONTCACHE),
       () => pwritev2(fd, page, 0, 0),
-      file,
+      dir,
     );
     const readRefused = await refusal(
       () => preadv2(fd, page, 0, RWF_DONTCACHE),
       () => preadv2(fd, page, 0, 0),
-      file,
+      dir,
     );
     const notRun = `not run: the dontcache write was refused (${writeRefused})`;
     const cachestat = writeRefused ? unavailable('cachestat', notRun) : empiricalEvidence(fd, EMPIRICAL_BLOCK);
     const overwrite = writeRefused
-      ? overwriteNotRun(OVERWRITE_BYTES / 4096, notRun)
+      ? overwriteNotRun(OVERWRITE_BYTES / constants.PAGE_SIZE, notRun)
       : await overwriteTrial(fd, EMPIRICAL_BLOCK * (1 + EMPIRICAL_WRITES));
     return {
       dontcacheWrite: !writeRefused,
@@ -150,7 +146,6 @@ export async function tryDontcache(dir: string): Promise<TrialResult> {
       overwriteEvidence: overwrite.evidence,
     };
   } finally {
-    await handle.close().catch(() => undefined);
-    await rm(file, { force: true });
+    closeSync(fd);
   }
 }

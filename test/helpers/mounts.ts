@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { processAlive } from '../../src/lab/memcg';
+import { openDir, removeOwnAt, sweepOwnLeftovers } from '../../src/shared-dirs';
 
 export type FsKind = 'ext4' | 'xfs' | 'btrfs' | 'tmpfs';
 export const FS_KINDS: readonly FsKind[] = ['ext4', 'xfs', 'btrfs', 'tmpfs'];
@@ -99,21 +100,36 @@ export async function withMount<T>(kind: FsKind, sizeMiB: number, fn: (mount: Mo
   }
 }
 
-/** Removes mounts and images left by runs whose process is gone. Returns what it removed. */
+/**
+ * Removes mounts and images left by runs whose process is gone. Returns what it removed.
+ * The temp directory is shared and this runs as root: only entries root owns are
+ * touched, moved into a private directory first, never following links (src/shared-dirs.ts).
+ */
 export function sweepStaleMounts(): string[] {
-  const removed: string[] = [];
   const tmp = os.tmpdir();
+  const uid = process.geteuid?.();
+  const isStale = (name: string) => !processAlive(Number(name.slice(PREFIX.length).split('.')[0]));
   const mounted = new Set(
     fs.readFileSync('/proc/self/mounts', 'utf8').split('\n').map((line) => line.split(' ')[1]).filter(Boolean),
   );
+  // A mount point cannot be moved: unmount our stale ones first (the mount table names them by path).
   for (const name of fs.readdirSync(tmp)) {
-    if (!name.startsWith(PREFIX)) continue;
-    const pid = Number(name.slice(PREFIX.length).split('.')[0]);
-    if (processAlive(pid)) continue;
     const full = path.join(tmp, name);
-    if (mounted.has(full)) unmount(full);
-    fs.rmSync(full, { recursive: true, force: true });
-    removed.push(full);
+    if (!name.startsWith(PREFIX) || !isStale(name) || !mounted.has(full)) continue;
+    const st = fs.lstatSync(full);
+    if (st.isDirectory() && st.uid === uid) unmount(full);
   }
-  return removed;
+  const dir = openDir(tmp);
+  const into = fs.mkdtempSync(path.join(tmp, `${PREFIX}${process.pid}.sweep.`));
+  try {
+    const privateDir = openDir(into);
+    try {
+      return sweepOwnLeftovers(dir, PREFIX, isStale, privateDir).map((name) => path.join(tmp, name));
+    } finally {
+      fs.closeSync(privateDir.fd);
+    }
+  } finally {
+    removeOwnAt(dir, path.basename(into));
+    fs.closeSync(dir.fd);
+  }
 }
