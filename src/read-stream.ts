@@ -279,8 +279,9 @@ export class DontcacheReadStreamBase extends Readable {
     const end = all ? this.dropEnd : alignDown(this.dropEnd, FOLIO_MAX);
     if (end < this.dropEnd) this.dropStart = end;
     else this.dropStart = this.dropEnd = -1;
-    // Pages cached before the stream started stay (all of them when that is unknown:
-    // no cachestat and no mincore).
+    // Pages cached before the stream started stay: all of them when that is unknown (no
+    // cachestat and no mincore), or seems so (a user who may only read the file gets
+    // EPERM from cachestat and "every page resident" from mincore).
     const unknown = this.prior?.known === false;
     if (start < 0 || end <= start || this.fd === null || unknown) return this.dropping ?? Promise.resolve();
     const fd = this.fd;
