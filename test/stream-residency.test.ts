@@ -210,7 +210,7 @@ for (const kind of ['ext4', 'xfs'] as const) {
         it(`cache '${cache}', ${recordSize}-byte records: every record whole, <= 1% cached at the end`, async () => {
           const file = tempPath(dir(), 'appended');
           fs.writeFileSync(file, '');
-          const results = await Promise.all([1, 2].map((id) => runAppender({ file, id, records, recordSize, cache })));
+          const results = await runAppenders([1, 2].map((id) => ({ file, id, records, recordSize, cache })));
           for (const result of results) {
             expect(result).toMatchObject({ strategy: cache === 'auto' ? 'dontcache' : cache, bytes: records * recordSize });
           }
@@ -238,20 +238,35 @@ for (const kind of ['ext4', 'xfs'] as const) {
   );
 }
 
-function runAppender(spec: { file: string; id: number; records: number; recordSize: number; cache: string }): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [APPENDER, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
+type AppenderSpec = { file: string; id: number; records: number; recordSize: number; cache: string };
+
+/** Runs the appender fixtures, starts them together once each has its stream open, and resolves with their results. */
+async function runAppenders(specs: AppenderSpec[]): Promise<unknown[]> {
+  const children = specs.map((spec) => {
+    const child = spawn(process.execPath, [APPENDER, JSON.stringify(spec)], { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-      if (code !== 0 || !line) reject(new Error(`appender ${spec.id} ended with ${code}\n${out}\n${err}`));
-      else resolve(JSON.parse(line.slice('RESULT '.length)));
+    let onReady: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => (onReady = resolve));
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('READY\n')) onReady();
     });
+    child.stderr.on('data', (d) => (err += d));
+    const done = new Promise<unknown>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code) => {
+        onReady();
+        const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+        if (code !== 0 || !line) reject(new Error(`appender ${spec.id} ended with ${code}\n${out}\n${err}`));
+        else resolve(JSON.parse(line.slice('RESULT '.length)));
+      });
+    });
+    return { child, ready, done };
   });
+  await Promise.all(children.map((c) => c.ready));
+  for (const { child } of children) child.stdin.end('go\n');
+  return Promise.all(children.map((c) => c.done));
 }
 
 for (const kind of ['ext4', 'xfs', 'btrfs'] as const) {
