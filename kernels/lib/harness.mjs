@@ -62,7 +62,9 @@ export class Matrix {
     let upd;
     try { upd = await this.apt.update(); } catch (e) { throw e.unreachable ? skip(e.message) : e; }
     if (upd.warning) { rec.logs.push(upd.warning); this.log(upd.warning); }
-    const v = await this.apt.newest(kernel);
+    const { version: v, incomplete } = await this.apt.newest(kernel);
+    // The archive holds part of a kernel (seen: trixie-backports 6.19-7.1 binaries without their modules): nothing to boot.
+    if (incomplete) throw skip(`not bootable from this archive: ${incomplete}`);
     if (!v) throw new Error(`no package matching ${kernel.packages.join(' + ')} (version ${kernel.version}) in ${kernel.suites.join(', ')}`);
     let debs;
     try { debs = await this.apt.fetch(kernel.packages.map((p) => p.replace('{V}', v))); } catch (e) { throw skip(`download failed: ${e.message}`); }
