@@ -26,16 +26,27 @@ export class Matrix {
     this.work = fs.mkdtempSync(path.join(os.tmpdir(), 'dontcache-kernels-'));
     this.apt = new AptArchive(this.cache, config.kernels.flatMap((k) => k.suites || []));
     this.common = null;
+    this.prepared = new Map();
+  }
+
+  /** What guest.js gets: the mode and its lab profile (kernels.json `lab`). */
+  guestArgs(mode) {
+    return { mode, lab: this.config.lab?.[mode === 'ab' ? 'ab' : 'ci'] };
+  }
+
+  timeoutMs(mode) {
+    return (mode === 'ab' ? this.config.ab.bootTimeoutSeconds : this.config.defaults.bootTimeoutSeconds) * 1000;
   }
 
   dispose() { fs.rmSync(this.work, { recursive: true, force: true }); }
 
-  async run(kernel) {
+  /** Runs guest.js on `kernel`: every check (mode 'checks'), or the A/B lab profile only (mode 'ab'). */
+  async run(kernel, { mode = 'checks' } = {}) {
     const started = Date.now();
-    const rec = { id: kernel.id, status: 'failed', reason: null, release: null, packages: [], results: [], logs: [], accel: null, seconds: 0, serialTail: '' };
+    const rec = { id: kernel.id, mode, status: 'failed', reason: null, release: null, packages: [], results: [], labs: [], logs: [], accel: null, seconds: 0, serialTail: '' };
     try {
-      if (kernel.host) await this.runOnHost(kernel, rec);
-      else await this.runInQemu(kernel, rec);
+      if (kernel.host) await this.runOnHost(kernel, rec, mode);
+      else await this.runInQemu(kernel, rec, mode);
     } catch (e) {
       rec.status = e.skip ? 'skipped' : 'failed';
       rec.reason = e.message;
@@ -46,15 +57,25 @@ export class Matrix {
     return rec;
   }
 
-  async runOnHost(kernel, rec) {
+  async runOnHost(kernel, rec, mode) {
     if (process.getuid() !== 0) throw skip('the host row needs root for loop mounts');
     rec.release = os.release();
     this.log(`host: running guest.js on ${rec.release} (loop-mounted ext4 and XFS)`);
-    const r = await runHost({ work: this.work, timeoutMs: this.config.defaults.bootTimeoutSeconds * 1000 });
+    const r = await runHost({ work: this.work, timeoutMs: this.timeoutMs(mode), guestArgs: this.guestArgs(mode) });
     this.collect(rec, r);
   }
 
-  async runInQemu(kernel, rec) {
+  /** Resolve, fetch and unpack a guest kernel once per Matrix (the A/B rounds boot it again). */
+  prepare(kernel, rec) {
+    if (!this.prepared.has(kernel.id)) {
+      const p = this.resolve(kernel, rec);
+      this.prepared.set(kernel.id, p);
+      p.catch(() => this.prepared.delete(kernel.id));
+    }
+    return this.prepared.get(kernel.id);
+  }
+
+  async resolve(kernel, rec) {
     if (!(await qemuBinary())) throw skip('qemu-system-x86_64 is not installed (run kernels/install-deps.sh)');
     const missing = [];
     for (const t of GUEST_TOOLS) if (!(await which(t))) missing.push(t);
@@ -71,17 +92,23 @@ export class Matrix {
     rec.packages = debs.map((d) => ({ name: d.name, version: d.version, cached: d.cached }));
     this.log(`${kernel.id}: newest is ${debs.map((d) => `${d.name} ${d.version}`).join(' + ')} (${debs.every((d) => d.cached) ? 'cached' : 'downloaded'})`);
     const tree = await kernelTree(this.cache, `${kernel.id}-${v}`, debs);
+    return { tree, mods: moduleClosure(tree, this.config.modules), packages: rec.packages };
+  }
+
+  async runInQemu(kernel, rec, mode) {
+    const { tree, mods, packages } = await this.prepare(kernel, rec);
+    rec.packages = packages;
     rec.release = tree.release;
-    const mods = moduleClosure(tree, this.config.modules);
+    rec.machine = this.config.qemu;
     this.common ??= commonArchive(this.work);
-    const initrd = await kernelInitrd(this.work, kernel.id, await this.common, mods.order);
-    const images = await makeImages(this.work);
+    const initrd = await kernelInitrd(this.work, kernel.id, await this.common, mods.order, this.guestArgs(mode));
+    const images = await makeImages(this.work, this.config.qemu.diskSizeMiB);
     const logDir = path.join(this.cache, 'logs');
     fs.mkdirSync(logDir, { recursive: true });
-    const logFile = path.join(logDir, `${kernel.id}.log`);
-    this.log(`${kernel.id}: booting ${tree.release} (modules: ${mods.order.map((m) => m.name).join(' ')}); serial log ${logFile}`);
+    const logFile = path.join(logDir, `${kernel.id}${mode === 'ab' ? '-ab' : ''}.log`);
+    this.log(`${kernel.id}: booting ${tree.release} for ${mode} (modules: ${mods.order.map((m) => m.name).join(' ')}); serial log ${logFile}`);
     try {
-      const r = await boot({ vmlinuz: tree.vmlinuz, initrd, images: [images.ext4, images.xfs], timeoutMs: this.config.defaults.bootTimeoutSeconds * 1000, logFile });
+      const r = await boot({ vmlinuz: tree.vmlinuz, initrd, images: [images.ext4, images.xfs], machine: this.config.qemu, timeoutMs: this.timeoutMs(mode), logFile });
       if (r.note) rec.logs.push(r.note);
       this.collect(rec, r);
     } finally {
@@ -95,6 +122,7 @@ export class Matrix {
     rec.accel = r.accel;
     rec.bootSeconds = r.seconds;
     rec.results = parsed.results;
+    rec.labs = parsed.labs;
     rec.logs.push(...parsed.logs);
     rec.info = parsed.info;
     rec.serialTail = tail(r.serial);

@@ -40,14 +40,19 @@ export async function boot(opts) {
   return { ...again, note: [opts.note, `first boot never reached /init within ${again.bootDeadline} s; retried`].filter(Boolean).join('; ') };
 }
 
-function bootOnce({ vmlinuz, initrd, images, timeoutMs, logFile }, useKvm) {
-  const args = [
-    '-m', '2048', '-smp', '2', '-nographic', '-no-reboot',
-    ...(useKvm ? ['-enable-kvm', '-cpu', 'host'] : ['-cpu', 'max']),
+/** The qemu arguments of one boot: the same machine (kernels.json `qemu`) for every kernel. */
+export function qemuArgs({ vmlinuz, initrd, images, machine }, useKvm) {
+  return [
+    '-m', String(machine.memoryMiB), '-smp', String(machine.cpus), '-nographic', '-no-reboot',
+    ...(useKvm ? ['-enable-kvm', '-cpu', 'host'] : ['-cpu', machine.cpu]),
     '-kernel', vmlinuz, '-initrd', initrd,
     '-append', 'console=ttyS0 rdinit=/init quiet panic=-1',
-    ...images.flatMap((img) => ['-drive', `file=${img},format=raw,if=virtio`]),
+    ...images.flatMap((img) => ['-drive', `file=${img},format=${machine.diskFormat},cache=${machine.diskCache},if=virtio`]),
   ];
+}
+
+function bootOnce({ vmlinuz, initrd, images, machine, timeoutMs, logFile }, useKvm) {
+  const args = qemuArgs({ vmlinuz, initrd, images, machine }, useKvm);
   const started = Date.now();
   const log = fs.createWriteStream(logFile);
   return new Promise((resolve) => {
@@ -72,7 +77,7 @@ function bootOnce({ vmlinuz, initrd, images, timeoutMs, logFile }, useKvm) {
       clearTimeout(deadline);
       log.end();
       resolve({ serial: Buffer.concat(chunks).toString('utf8'), code, timedOut, noBoot, bootDeadline, error,
-        accel: useKvm ? 'kvm' : 'tcg', seconds: (Date.now() - started) / 1000 });
+        accel: useKvm ? 'kvm' : 'tcg', seconds: (Date.now() - started) / 1000, args });
     };
     p.on('error', (e) => finish(null, e.message));
     p.on('close', (code) => finish(code));
