@@ -62,7 +62,11 @@ let pkg;
 
 /** runLab with a kernels.json lab profile; the report without its plot curves (they only feed the HTML page). */
 async function runLabProfile(dir, lab) {
-  const r = await pkg.runLab({ dir, sizeBytes: lab.sizeMiB * MiB, trials: lab.trials, scenarios: lab.scenarios, modes: lab.modes, warmup: lab.warmup });
+  // Progress on the serial log (one line per trial), to follow a long A/B boot.
+  const onProgress = (e) => {
+    if (e.type === 'trial') emit({ type: 'progress', detail: `lab ${dir}: ${e.done}/${e.total} ${e.scenario} ${e.mode}${e.error ? ` failed: ${e.error}` : ''}` });
+  };
+  const r = await pkg.runLab({ dir, sizeBytes: lab.sizeMiB * MiB, trials: lab.trials, scenarios: lab.scenarios, modes: lab.modes, warmup: lab.warmup, onProgress });
   for (const s of r.scenarios) for (const m of s.modes) delete m.curves;
   return r;
 }

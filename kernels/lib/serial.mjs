@@ -16,6 +16,7 @@ export function parseGuestOutput(text) {
       case 'fatal': out.fatal = msg.detail; break;
       case 'done': out.done = true; break;
       case 'guest-exit': out.guestExit = msg.code; break;
+      case 'progress': break;
       default: out.logs.push(msg.detail ?? JSON.stringify(msg));
     }
   }
