@@ -143,8 +143,8 @@ async function main() {
   }
 
   if (args.mode === 'ab') {
-    // The A/B boots: only the lab, in the A/B profile, on each file system.
-    for (const { name: fsName, dir } of args.fs) {
+    // The A/B boots: only the lab, in the A/B profile, on each file system it names (default: all).
+    for (const { name: fsName, dir } of args.fs.filter((f) => !args.lab.fileSystems || args.lab.fileSystems.includes(f.name))) {
       const t0 = Date.now();
       try {
         const report = await runLabProfile(dir, args.lab);

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Matrix } from './lib/harness.mjs';
+import { killGuests } from './lib/qemu.mjs';
 import { judge } from './lib/expect.mjs';
 import { writeAbReports, writeReports } from './lib/report.mjs';
 import { runAbRounds, summarizeAb } from './lib/ab.mjs';
@@ -22,6 +23,14 @@ const rounds = value('--rounds') ? Number(value('--rounds')) : undefined;
 if (rounds !== undefined && !(Number.isInteger(rounds) && rounds >= 1)) throw new Error(`--rounds must be a positive integer, got ${value('--rounds')}`);
 
 const matrix = new Matrix();
+// Ctrl-C or kill: no guest and no work directory left behind.
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => {
+    killGuests();
+    matrix.dispose();
+    process.kill(process.pid, sig);
+  });
+}
 const started = Date.now();
 const runs = [];
 let failed = 0;

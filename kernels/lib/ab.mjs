@@ -1,6 +1,6 @@
 // The A/B latency run (issue 12): the guest kernels of kernels.json `ab` boot in turn on the same virtual
 // machine, round after round (order reversed every other round, so drift of the host hits both behaviours),
-// each boot running the lab's `ab` profile on ext4 and XFS. Then, per kernel and file system: the medians of
+// each boot running the lab's `ab` profile on the file systems it names. Then, per kernel and file system: the medians of
 // the per-boot figures with their spread over the boots, the lab's verdict on the pooled figures, and whether
 // the move from the inline-flush kernels to the flusher-kick ones went the way the kernel change says.
 import fs from 'node:fs';
@@ -74,13 +74,14 @@ function labVerdict() {
 /** Per kernel and file system: figures over the boots, pooled verdict, per-boot verdicts. */
 export function summarizeAb(config, { boots, skipped, rounds, kernels }) {
   const verdictOf = labVerdict();
+  const fileSystems = config.lab?.ab?.fileSystems ?? FS;
   const rows = [];
   for (const id of kernels) {
     if (skipped[id]) { rows.push({ id, status: 'skipped', reason: skipped[id] }); continue; }
     const mine = boots.filter((b) => b.id === id);
     const failedBoots = mine.filter((b) => b.status !== 'ok').map((b) => ({ round: b.round, reason: b.reason }));
     const expect = mine[0]?.expect;
-    for (const fs of FS) {
+    for (const fs of fileSystems) {
       const labs = mine.filter((b) => b.status === 'ok').map((b) => ({ round: b.round, ...(b.labs.find((l) => l.fs === fs) || { error: 'no lab result' }) }));
       const reports = labs.filter((l) => l.report).map((l) => l.report);
       const row = { id, fs, release: mine[0]?.release ?? null, expected: expect?.[fs]?.writeback ?? null, boots: labs.length, failedBoots,
@@ -131,7 +132,7 @@ export function summarizeAb(config, { boots, skipped, rounds, kernels }) {
  */
 export function movement(rows) {
   const out = [];
-  for (const fs of FS) {
+  for (const fs of [...new Set(rows.map((r) => r.fs).filter(Boolean))]) {
     const ran = rows.filter((r) => r.fs === fs && r.boots > 0 && r.expected);
     const inline = ran.filter((r) => r.expected === 'inline-flush').at(-1);
     const kick = ran.find((r) => r.expected === 'flusher-kick');

@@ -23,6 +23,12 @@ export function kvmUsable() {
   return kvm;
 }
 
+/** Guests still running: killed when the harness is interrupted (see `killGuests`). */
+const live = new Set();
+export function killGuests() {
+  for (const p of live) p.kill('SIGKILL');
+}
+
 const KVM_BROKEN = /KVM internal error|kvm run failed|failed to initialize kvm/i;
 
 /** Boot once; with KVM, a KVM failure (seen e.g. under nested virtualisation) falls back to TCG. */
@@ -57,6 +63,8 @@ function bootOnce({ vmlinuz, initrd, images, machine, timeoutMs, logFile }, useK
   const log = fs.createWriteStream(logFile);
   return new Promise((resolve) => {
     const p = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(p);
+    p.on('exit', () => live.delete(p));
     const chunks = [];
     let timedOut = false, noBoot = false;
     const onData = (d) => {

@@ -127,7 +127,7 @@ export function writeAbReports(config, summary, { totalSeconds, matrixRuns = [] 
     `A/B latency run ${date.slice(0, 16).replace('T', ' ')} UTC${totalSeconds ? ` (${Math.round(totalSeconds / 60)} min)` : ''}: \`npm run test:kernels:ab\`. ` +
       `${summary.rounds} rounds; in each, the kernels boot one after the other (order reversed every other round) on the same qemu machine ` +
       `(${q.cpus} vCPUs, ${q.memoryMiB} MiB, ${q.diskFormat} virtio disks, cache=${q.diskCache}; software emulation when there is no KVM) and run the lab: ` +
-      `${lab.scenarios.join(', ')}; ${lab.modes.join(', ')}; ${lab.sizeMiB} MiB unit, ${lab.trials} interleaved trials per boot${lab.warmup ? ', after a warm-up' : ''}. ` +
+      `${lab.scenarios.join(', ')}; ${lab.modes.join(', ')}; ${lab.sizeMiB} MiB unit, ${lab.trials} interleaved trials per boot${lab.warmup ? ', after a warm-up' : ''}, on ${(lab.fileSystems ?? ['ext4', 'xfs']).join(' and ')}. ` +
       'Figures: median over the boots of each boot\'s median, (smallest–largest boot). Syscall latency per write; ratios are each boot\'s dontcache / buffered.',
     '',
   ];
