@@ -110,7 +110,7 @@ export class AptArchive {
       }
       const r = await sh('apt-get', [...this.opts(), '-q', '--error-on=any', 'update'], { allowFail: true, timeoutMs: 180_000 });
       if (r.code === 0) return { stale: false };
-      const why = (r.stderr || r.stdout).trim().split('\n').filter((l) => /^(E|W|Err):?/.test(l)).slice(-3).join(' | ') || `exit ${r.code}`;
+      const why = withoutHosts((r.stderr || r.stdout).trim().split('\n').filter((l) => /^(E|W|Err):?/.test(l)).slice(-3).join(' | ')) || `exit ${r.code}`;
       if (this.hasLists()) return { stale: true, warning: `apt-get update failed, using the cached index: ${why}` };
       const e = new Error(`Debian archive unreachable (apt-get update failed): ${why}`);
       e.unreachable = true;
@@ -168,6 +168,7 @@ export class AptArchive {
         if (!got) throw new Error(`apt-get download ${name} produced no .deb`);
         fs.renameSync(path.join(tmp, got), file);
       } catch (e) {
+        e.message = withoutHosts(e.message);
         e.unreachable = true;
         throw e;
       } finally {
@@ -178,6 +179,9 @@ export class AptArchive {
     return out;
   }
 }
+
+/** apt's messages name the archive's URI; reports (and the README table) say "<archive>" instead. */
+export const withoutHosts = (text) => text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"]+/gi, '<archive>');
 
 async function newestOf(versions) {
   let best = null;

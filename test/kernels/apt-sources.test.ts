@@ -66,3 +66,11 @@ describe('machine apt sources', () => {
     expect(text).not.toMatch(/https?:\/\/[a-z]/i);
   });
 });
+
+describe('apt messages in reports', () => {
+  it('name no archive URI', async () => {
+    const { withoutHosts } = (await import(pathToFileURL(path.join(__dirname, '..', '..', 'kernels', 'lib', 'apt.mjs')).href)) as { withoutHosts(t: string): string };
+    expect(withoutHosts('Err:1 http://mirror.example/debian sid InRelease | E: Failed to fetch https://a.example/x.deb 404'))
+      .toBe('Err:1 <archive> sid InRelease | E: Failed to fetch <archive> 404');
+  });
+});
