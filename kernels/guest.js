@@ -370,7 +370,9 @@ async function main() {
     // The latency lab in a small profile with small-block scenarios: its measured behaviour and the probe's.
     await run('lab-verdict', async () => {
       if (!has('runLab')) return { status: 'skip', detail: { reason: NOT_IMPLEMENTED } };
-      const r = await runLabProfile(dir, args.lab);
+      // Where the flag is refused one scenario shows that; the small-block ones would only time buffered writes.
+      const lab = state.accepted === false ? { ...args.lab, scenarios: ['seq-write'] } : args.lab;
+      const r = await runLabProfile(dir, lab);
       const v = r.verdict || {};
       return { observed: { verdict: v.writeback, measured: v.measured === undefined ? NOT_IMPLEMENTED : v.measured, agrees: v.agrees },
         detail: { reason: v.reason, advice: v.advice, ratios: v.ratios, notMeasured: v.notMeasured, durationS: r.durationS, options: r.options } };
