@@ -60,7 +60,9 @@ try {
       ? JSON.parse(fs.readFileSync(resummarize, 'utf8'))
       : await runAbRounds(matrix, { only, rounds, log: (m) => process.stderr.write(`[kernels] ${m}\n`), progressFile });
     const summary = summarizeAb(matrix.config, result);
-    const lines = writeAbReports(matrix.config, summary, { totalSeconds: (Date.now() - abStarted) / 1000 });
+    // Re-summarized: the boots' own time, not this process's.
+    const totalSeconds = resummarize ? result.boots.reduce((n, b) => n + (b.seconds || 0), 0) : (Date.now() - abStarted) / 1000;
+    const lines = writeAbReports(matrix.config, summary, { totalSeconds });
     console.log(`\n${lines.join('\n')}`);
     for (const r of summary.rows) {
       if (r.status === 'skipped') { console.log(`SKIP A/B ${r.id}: ${r.reason}`); continue; }

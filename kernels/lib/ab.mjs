@@ -115,7 +115,8 @@ export function summarizeAb(config, { boots, skipped, rounds, kernels }) {
           row.ratios[key] ??= { scenario: q.scenario, mode: q.mode, basis: q.basis, p50: [], p999: [], throughput: [] };
           for (const k of ['p50', 'p999', 'throughput']) row.ratios[key][k].push(q[k]);
         }
-        for (const q of Object.values(row.ratios)) for (const k of ['p50', 'p999', 'throughput']) q[k] = spread(q[k]);
+        // Each boot's value is kept (in round order) beside its spread: the report's figures can be checked.
+        for (const q of Object.values(row.ratios)) for (const k of ['p50', 'p999', 'throughput']) q[k] = { ...spread(q[k]), values: q[k] };
       }
       rows.push(row);
     }
@@ -141,7 +142,7 @@ export function movement(rows) {
       const a = inline.ratios[key], b = kick.ratios[key];
       if (!b) continue;
       for (const k of ['p50', 'p999']) {
-        if (!a[k] || !b[k]) continue;
+        if (!a[k]?.n || !b[k]?.n) continue;
         const status = b[k].max < a[k].min ? 'as said' : b[k].median < a[k].median ? 'blurred' : 'not seen';
         out.push({ fs, scenario: a.scenario, figure: k, from: inline.id, to: kick.id, before: a[k], after: b[k], status });
       }

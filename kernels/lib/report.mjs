@@ -114,7 +114,7 @@ const us = (v) => (v >= 1000 ? `${(v / 1000).toFixed(v >= 10000 ? 0 : 1)} ms` : 
 const num = (v) => (v >= 100 ? v.toFixed(0) : v.toFixed(1));
 /** "median (min–max)" of a spread, in a unit. */
 function sp(s, f = num) {
-  if (!s) return '–';
+  if (!s?.n) return '–';
   return s.n > 1 && s.max !== s.min ? `${f(s.median)} (${f(s.min)}–${f(s.max)})` : f(s.median);
 }
 

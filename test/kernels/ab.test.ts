@@ -69,7 +69,7 @@ describe('A/B summary', () => {
     const s = ab.summarizeAb({}, { boots, skipped: { gone: 'no modules' }, rounds: 2, kernels: ['old', 'gone', 'new'] });
     const old = s.rows.find((r) => r.id === 'old' && r.fs === 'ext4')!;
     expect(old).toMatchObject({ boots: 2, measured: 'inline-flush', agrees: true, expected: 'inline-flush' });
-    expect(old.ratios['small-write dontcache'].p50).toEqual({ median: 11, min: 10, max: 12, n: 2 });
+    expect(old.ratios["small-write dontcache"].p50).toEqual({ median: 11, min: 10, max: 12, n: 2, values: [10, 12] });
     expect(old.scenarios['small-write'].dontcache.p50).toMatchObject({ median: 110, min: 100, max: 120 });
     expect(s.rows.find((r) => r.id === 'new' && r.fs === 'xfs')).toMatchObject({ measured: 'flusher-kick', agrees: true });
     expect(s.rows.find((r) => r.id === 'gone')).toMatchObject({ status: 'skipped' });
