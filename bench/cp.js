@@ -17,11 +17,12 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { performance } = require('node:perf_hooks');
 const { cachestatSync } = require('../dist/io');
+const { constants } = require('../dist/constants');
 const { dropCache } = require('../dist/page-cache');
 const { dirtyBytes, median, parseSize } = require('./common');
 
 const CLI = path.join(__dirname, '..', 'dist', 'cli.js');
-const PAGE = 4096;
+const PAGE = constants.PAGE_SIZE;
 
 /** What each variant runs to copy `src` to `dest`. */
 const VARIANTS = {

@@ -17,6 +17,7 @@ const { createDontcacheWriteStream, DEFAULT_WRITE_HIGH_WATER_MARK } = require('.
 const { LatencyHistogram } = require('../dist/latency');
 const { cachestatSync } = require('../dist/io');
 const { dirtyBytes, median, parseSize } = require('./common');
+const { constants } = require('../dist/constants');
 
 function parseArgs(argv) {
   const opts = {
@@ -114,7 +115,7 @@ async function runOne(variant, file, size, chunk, hwm) {
   fs.rmSync(file);
   return {
     mbps: size / seconds / 1e6,
-    residency: (cached * 4096) / size,
+    residency: (cached * constants.PAGE_SIZE) / size,
     dirtyMiB: peakDirty / 2 ** 20,
     p999ms: latency.percentile(0.999) / 1000,
     rssMiB: peakRss / 2 ** 20,

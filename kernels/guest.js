@@ -12,7 +12,6 @@ const crypto = require('node:crypto');
 
 const PREFIX = '@@DONTCACHE@@';
 const MiB = 1 << 20;
-const PAGE = 4096;
 const NOT_IMPLEMENTED = 'not implemented in this build';
 
 function emit(obj) {
@@ -101,7 +100,7 @@ async function streamRewrite(file) {
     fs.closeSync(rfd);
   }
   const bytes = sha(fs.readFileSync(file)) === sha(Buffer.concat(chunks)) ? 'match' : 'mismatch';
-  return { peak, end, windowPages: windowSize / PAGE, bytes };
+  return { peak, end, windowPages: windowSize / pkg.constants.PAGE_SIZE, bytes };
 }
 
 async function main() {
@@ -116,6 +115,8 @@ async function main() {
   }
   const { constants } = pkg;
   const DC = constants.RWF_DONTCACHE;
+  // The kernel's page size (cachestat counts pages of it): 4 KiB here, 16 or 64 KiB on some arm64 kernels.
+  const PAGE = constants.PAGE_SIZE;
   emit({ type: 'info', kernel: args.kernel, release: os.release(), node: process.version, addon: pkg.addonPath,
     exports: Object.keys(pkg).sort() });
 
@@ -171,6 +172,13 @@ async function main() {
       }
     };
     const file = (n) => path.join(dir, `dontcache-matrix-${n}.bin`);
+
+    // The package's page size (sysconf) against the kernel's own word (KernelPageSize in smaps).
+    await run('page-size', async () => {
+      const smaps = fs.readFileSync('/proc/self/smaps', 'utf8').match(/^KernelPageSize:\s+(\d+) kB/m);
+      return { observed: PAGE, detail: { kernelPageSize: smaps ? Number(smaps[1]) * 1024 : null,
+        maxBytesPerCall: constants.MAX_BYTES_PER_CALL, arch: process.arch } };
+    });
 
     // 1 MiB pwritev2 with RWF_DONTCACHE: accepted or refused (ENOTSUP)?
     await run('dontcache-write', async () => {

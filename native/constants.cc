@@ -60,8 +60,12 @@ Napi::Object MakeConstants(Napi::Env env) {
   set("POSIX_FADV_DONTNEED", POSIX_FADV_DONTNEED);
   set("POSIX_FADV_NOREUSE", POSIX_FADV_NOREUSE);
   set("IOV_MAX", IOV_MAX);
-  set("MAX_BYTES_PER_CALL", static_cast<double>(kMaxBytesPerCall));
-  set("PAGE_SIZE", static_cast<double>(sysconf(_SC_PAGESIZE)));
+  // The page size is the running kernel's (4, 16 or 64 KiB on arm64), never the build's.
+  // The kernel caps a read/write call at INT_MAX rounded down to a page (MAX_RW_COUNT):
+  // 0x7ffff000 with 4 KiB pages, 0x7fffc000 with 16 KiB, 0x7fff0000 with 64 KiB.
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  set("MAX_BYTES_PER_CALL", static_cast<double>(kMaxBytesPerCall & ~(page - 1)));
+  set("PAGE_SIZE", static_cast<double>(page));
   return c;
 }
 

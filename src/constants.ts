@@ -28,8 +28,12 @@ export interface Constants {
   readonly POSIX_FADV_NOREUSE: number;
   /** Most iovecs per syscall; larger arrays are split. */
   readonly IOV_MAX: number;
-  /** Most bytes the kernel moves per read/write call (0x7ffff000). */
+  /**
+   * Most bytes the kernel moves per read/write call: INT_MAX rounded down to a page
+   * (0x7ffff000 with 4 KiB pages, 0x7fffc000 with 16 KiB, 0x7fff0000 with 64 KiB).
+   */
   readonly MAX_BYTES_PER_CALL: number;
+  /** The running kernel's page size (sysconf(_SC_PAGESIZE)): 4096, or 16384 / 65536 on some arm64 kernels. */
   readonly PAGE_SIZE: number;
 }
 

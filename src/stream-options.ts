@@ -3,7 +3,8 @@
  * `cache`/`fallback` vocabulary, and the file-system check behind `cache: 'auto'`.
  */
 import fs from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { inspect } from 'node:util';
 
 /** How a stream treats the page cache. */
 export type CacheStrategy = 'dontcache' | 'writeback' | 'buffered';
@@ -35,113 +36,130 @@ function coded<E extends Error>(error: E, code: string): CodedError<E> {
   return Object.assign(error, { code });
 }
 
+// What Node's error messages say of a received value (lib/internal/errors.js).
 function describe(value: unknown): string {
-  if (value === null) return 'null';
+  if (value == null) return String(value);
   if (typeof value === 'function') return `function ${value.name}`;
-  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`;
-  return `type ${typeof value} (${String(value)})`;
-}
-
-/** TypeError ERR_INVALID_ARG_TYPE, as Node's validators throw it. */
-export function invalidArgType(name: string, expected: string, actual: unknown): CodedError<TypeError> {
-  return coded(
-    new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(actual)}`),
-    'ERR_INVALID_ARG_TYPE',
-  );
-}
-
-/** TypeError ERR_INVALID_ARG_VALUE. */
-export function invalidArgValue(name: string, actual: unknown, reason: string): CodedError<TypeError> {
-  return coded(
-    new TypeError(`The argument '${name}' ${reason}. Received ${JSON.stringify(actual)}`),
-    'ERR_INVALID_ARG_VALUE',
-  );
-}
-
-/** RangeError ERR_OUT_OF_RANGE. */
-export function outOfRange(name: string, range: string, actual: unknown): CodedError<RangeError> {
-  return coded(
-    new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${String(actual)}`),
-    'ERR_OUT_OF_RANGE',
-  );
-}
-
-/** Checks an optional integer option; returns it or `fallback`. */
-export function integerOption(name: string, value: unknown, min: number, fallback: number): number;
-export function integerOption(name: string, value: unknown, min: number, fallback?: number): number | undefined;
-export function integerOption(name: string, value: unknown, min: number, fallback?: number): number | undefined {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw outOfRange(name, `an integer >= ${min} and <= ${Number.MAX_SAFE_INTEGER}`, value);
+  if (typeof value === 'object') {
+    const name = (value as { constructor?: { name?: string } }).constructor?.name;
+    return name ? `an instance of ${name}` : inspect(value, { depth: -1 });
   }
+  let shown = inspect(value, { colors: false });
+  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
+  return `type ${typeof value} (${shown})`;
+}
+
+// "argument" for a parameter, "property" for an options field, as Node words it.
+const noun = (name: string) => (name.includes('.') ? 'property' : 'argument');
+
+/** TypeError ERR_INVALID_ARG_TYPE, worded as Node's. */
+export function invalidArgType(name: string, expected: string, actual: unknown): CodedError<TypeError> {
+  return coded(new TypeError(`The "${name}" ${noun(name)} must be ${expected}. Received ${describe(actual)}`), 'ERR_INVALID_ARG_TYPE');
+}
+
+/** TypeError ERR_INVALID_ARG_VALUE, worded as Node's. */
+export function invalidArgValue(name: string, actual: unknown, reason: string): CodedError<TypeError> {
+  let shown = inspect(actual);
+  if (shown.length > 128) shown = `${shown.slice(0, 128)}...`;
+  return coded(new TypeError(`The ${noun(name)} '${name}' ${reason}. Received ${shown}`), 'ERR_INVALID_ARG_VALUE');
+}
+
+// Node writes large integers with underscores: 4_294_967_296.
+function withSeparators(value: number): string {
+  let digits = String(value);
+  if (!Number.isInteger(value) || Math.abs(value) <= 2 ** 32) return digits;
+  let out = '';
+  const sign = value < 0 ? '-' : '';
+  digits = digits.replace('-', '');
+  for (let i = digits.length; i > 0; i -= 3) out = `_${digits.slice(Math.max(0, i - 3), i)}${out}`;
+  return sign + out.slice(1);
+}
+
+/** RangeError ERR_OUT_OF_RANGE, worded as Node's. */
+export function outOfRange(name: string, range: string, actual: unknown): CodedError<RangeError> {
+  const shown = typeof actual === 'number' ? withSeparators(actual) : inspect(actual);
+  return coded(new RangeError(`The value of "${name}" is out of range. It must be ${range}. Received ${shown}`), 'ERR_OUT_OF_RANGE');
+}
+
+/** Node's validateInteger: a number (ERR_INVALID_ARG_TYPE), a safe integer in [min, max] (ERR_OUT_OF_RANGE). */
+export function validateInteger(value: unknown, name: string, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
+  if (!Number.isInteger(value)) throw outOfRange(name, 'an integer', value);
+  if (value < min || value > max) throw outOfRange(name, `>= ${min} && <= ${max}`, value);
   return value;
 }
 
-/** Checks an optional choice among `choices`. */
+/** Node's validateFunction. */
+export function validateFunction(value: unknown, name: string): void {
+  if (typeof value !== 'function') throw invalidArgType(name, 'of type function', value);
+}
+
+/** Node's validateBoolean. */
+export function validateBoolean(value: unknown, name: string): boolean {
+  if (typeof value !== 'boolean') throw invalidArgType(name, 'of type boolean', value);
+  return value;
+}
+
+/** An integer option of ours (`windowSize`): undefined or null mean `fallback`. */
+export function integerOption(name: string, value: unknown, min: number, fallback: number): number {
+  return value == null ? fallback : validateInteger(value, name, min);
+}
+
+/** A choice option of ours (`cache`, `fallback`): undefined or null mean `fallback`. */
 export function choiceOption<T extends string>(name: string, value: unknown, choices: readonly T[], fallback: T): T {
-  if (value === undefined) return fallback;
+  if (value == null) return fallback;
   if (!choices.includes(value as T)) {
     throw invalidArgValue(name, value, `must be one of: ${choices.map((c) => `'${c}'`).join(', ')}`);
   }
   return value as T;
 }
 
-/** Checks an optional boolean option. */
-export function booleanOption(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'boolean') throw invalidArgType(name, 'of type boolean', value);
-  return value;
-}
-
-/** An open file given as `fd`: a descriptor, or a FileHandle whose descriptor is used. */
-export interface GivenFile {
-  fd: number;
-  handle?: FileHandle;
-}
-
-function isFileHandle(value: unknown): value is FileHandle {
-  return typeof value === 'object' && value !== null && typeof (value as FileHandle).close === 'function' &&
-    typeof (value as FileHandle).fd === 'number';
-}
-
-/** Checks the `fd` option: undefined, a non-negative integer or a FileHandle. */
-export function fileOption(value: unknown): GivenFile | undefined {
-  if (value === undefined || value === null) return undefined;
-  if (isFileHandle(value)) {
-    if (value.fd < 0) throw invalidArgValue('options.fd', value.fd, 'is a closed FileHandle');
-    return { fd: value.fd, handle: value };
+/**
+ * Node's getOptions for the fs streams: undefined/null mean {}, a string is the
+ * encoding, anything but an object is ERR_INVALID_ARG_TYPE; an unknown encoding is
+ * ERR_INVALID_ARG_VALUE. Returns a copy the stream may change.
+ */
+export function copyOptions<T extends object>(options: unknown): Partial<T> & Record<string, unknown> {
+  let copy: Record<string, unknown>;
+  if (options == null || typeof options === 'function') copy = {};
+  else if (typeof options === 'string') copy = { encoding: options };
+  else if (typeof options !== 'object') throw invalidArgType('options', 'one of type string or object', options);
+  else {
+    // for...in, as Node's copyObject: options inherited through a prototype count too.
+    copy = {};
+    for (const key in options as Record<string, unknown>) copy[key] = (options as Record<string, unknown>)[key];
   }
-  return { fd: integerOption('options.fd', value, 0) as number };
-}
-
-/** Checks the `path` argument; it may be undefined only when `fd` is given. */
-export function pathArgument(path: unknown, given: GivenFile | undefined): string | undefined {
-  if (path instanceof URL) {
-    if (path.protocol !== 'file:') throw invalidArgValue('path', path.href, 'must be a file: URL');
-    return decodeURIComponent(path.pathname);
+  const signal = copy.signal as { aborted?: unknown } | null | undefined;
+  if (signal !== undefined && (signal === null || typeof signal !== 'object' || !('aborted' in signal))) {
+    throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
   }
-  if (Buffer.isBuffer(path)) return path.toString();
-  if (typeof path === 'string') {
-    if (path.includes('\u0000')) throw invalidArgValue('path', path, 'must be a string without null bytes');
-    return path;
+  const encoding = copy.encoding;
+  if (encoding && encoding !== 'buffer' && !Buffer.isEncoding(encoding as string)) {
+    throw invalidArgValue('encoding', encoding, 'is invalid encoding');
   }
-  if ((path === undefined || path === null) && given) return undefined;
-  throw invalidArgType('path', 'of type string or an instance of Buffer or URL', path);
+  return copy as Partial<T> & Record<string, unknown>;
 }
 
-/** Normalises the second argument of the create functions: a string means `{ encoding }`. */
-export function optionsArgument<T extends object>(options: T | BufferEncoding | undefined | null): Partial<T> {
-  if (options === undefined || options === null) return {};
-  if (typeof options === 'string') return { encoding: options } as unknown as Partial<T>;
-  if (typeof options !== 'object') throw invalidArgType('options', 'of type object or string', options);
-  return options;
+/**
+ * Node's toPathIfFileURL + validatePath: a file: URL becomes its path through
+ * url.fileURLToPath (so %2F and other schemes throw as in fs); a Buffer stays a
+ * Buffer (names need not be UTF-8); strings and Buffers may not hold NUL bytes.
+ */
+export function streamPath(path: unknown): string | Buffer {
+  const value = isUrl(path) ? fileURLToPath(path as URL) : path;
+  if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
+    throw invalidArgType('path', 'of type string or an instance of Buffer or URL', value);
+  }
+  const hasNul = typeof value === 'string' ? value.includes('\u0000') : value.includes(0);
+  if (hasNul) throw invalidArgValue('path', value, 'must be a string, Uint8Array, or URL without null bytes');
+  return typeof value === 'string' || Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
-/** Closes a file the stream opened or was given, the way it was given. */
-export function closeFile(fd: number, handle: FileHandle | undefined, cb: (error: Error | null) => void): void {
-  if (handle) handle.close().then(() => cb(null), cb);
-  else fs.close(fd, (error) => cb(error));
+// A URL instance, or a URL-like object (what Node's isURL accepts).
+function isUrl(value: unknown): boolean {
+  if (value instanceof URL) return true;
+  const v = value as { href?: unknown; protocol?: unknown; auth?: unknown; path?: unknown } | null;
+  return typeof v === 'object' && v !== null && Boolean(v.href) && Boolean(v.protocol) && v.auth === undefined && v.path === undefined;
 }
 
 // statfs(2) f_type magic numbers (linux/magic.h).
@@ -201,40 +219,4 @@ export function fallbackStrategy(fallback: FallbackOption): CacheStrategy {
  */
 export function mayRetryWithoutDontcache(error: { code?: string }, flags: number, fallback: FallbackOption): boolean {
   return (flags & RWF_DONTCACHE) !== 0 && error.code === 'ENOTSUP' && fallback !== 'error';
-}
-
-/** What opening needs from a stream (both dontcache streams have these fields). */
-export interface StreamFile {
-  fd: number | null;
-  readonly path: string | undefined;
-  readonly flags: string | number;
-  readonly mode: number;
-  emit(event: string, ...args: unknown[]): boolean;
-}
-
-type Done = (error?: Error | null) => void;
-
-/**
- * The `_construct` of both streams: a given fd is prepared as it is; a path is opened
- * first, and 'open' then 'ready' follow a successful preparation, as in node:fs streams.
- */
-export function openStreamFile(stream: StreamFile, prepare: (fd: number, given: boolean, done: Done) => void, callback: Done): void {
-  if (stream.fd !== null) {
-    prepare(stream.fd, true, callback);
-    return;
-  }
-  fs.open(stream.path as string, stream.flags, stream.mode, (error, fd) => {
-    if (error) {
-      callback(error);
-      return;
-    }
-    stream.fd = fd;
-    prepare(fd, false, (prepareError) => {
-      callback(prepareError);
-      if (!prepareError) {
-        stream.emit('open', fd);
-        stream.emit('ready');
-      }
-    });
-  });
 }

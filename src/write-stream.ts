@@ -7,16 +7,21 @@
 import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
-import { Writable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { cachestatSync, fdatasync, pwritev2Callback, type CacheStat } from './io';
 import { LatencyHistogram, type LatencySummary } from './latency';
 import {
-  CACHE_OPTIONS, FALLBACK_OPTIONS, RWF_DONTCACHE, autoStrategy, booleanOption, choiceOption, closeFile, fallbackStrategy, fileOption,
-  integerOption, invalidArgValue, lookUpFileSystemHint, mayRetryWithoutDontcache, openStreamFile, optionsArgument, pathArgument,
+  CACHE_OPTIONS, FALLBACK_OPTIONS, RWF_DONTCACHE, autoStrategy, choiceOption, copyOptions, fallbackStrategy,
+  integerOption, invalidArgValue, lookUpFileSystemHint, validateInteger, mayRetryWithoutDontcache,
   type CacheOption,
   type CacheStrategy, type FallbackEvent, type FallbackOption,
 } from './stream-options';
+import {
+  HandleLease, addLegacyOpen, checkThis, closeFile, nodeStyleConstructor, openFile, resolveFile, skipBytes, writeThrough,
+  type StreamFile, type WriteStreamFsImplementation,
+} from './stream-file';
 import { DEFAULT_WINDOW_SIZE, WritebackWindow, settleRange } from './writeback-window';
+import { constants } from './constants';
 import { systemError, type SystemError } from './errors';
 
 /**
@@ -29,36 +34,54 @@ import { systemError, type SystemError } from './errors';
  */
 export const DEFAULT_WRITE_HIGH_WATER_MARK = 1024 * 1024;
 
+/**
+ * `write()` also returns false once this many chunks wait behind the batch being
+ * written (IOV_MAX: one pwritev2 call's worth). Tiny chunks cost far more memory as
+ * queue entries than as bytes: the count bounds memory to about 2 x highWaterMark + a
+ * fixed amount whatever the chunk size. Only chunks under highWaterMark / 1024 bytes
+ * (1 KiB by default) meet this bound before the byte bound.
+ */
+export const MAX_QUEUED_CHUNKS = 1024;
+
 export interface DontcacheWriteStreamOptions {
   /** open(2) flags as in fs.open (default 'w'); ignored when `fd` is given. */
-  flags?: string | number;
+  flags?: string | number | null;
   /** File mode when creating (default 0o666). */
-  mode?: number;
+  mode?: number | string | null;
   /** Offset to start writing at; default: 0 for a new stream, the current position for `fd`. */
   start?: number;
-  /** An open file (descriptor or FileHandle) to write to instead of opening `path`. */
-  fd?: number | FileHandle;
-  /** Close the file after 'finish' or an error (default true). */
-  autoClose?: boolean;
+  /**
+   * An open file (descriptor or FileHandle) to write to instead of opening `path`. A
+   * FileHandle stays open while the stream uses it, even when its owner closes it.
+   */
+  fd?: number | FileHandle | null;
+  /** Destroy the stream (and close the file) after 'finish' or an error (default true). */
+  autoClose?: boolean | null;
   /** Emit 'close' after destroy (default true). */
-  emitClose?: boolean;
+  emitClose?: boolean | null;
   /** Bytes buffered before `write()` returns false; also the largest coalesced batch. */
-  highWaterMark?: number;
+  highWaterMark?: number | null;
   /** fdatasync(2) the file before 'finish' (default false); failure is an 'error'. */
-  flush?: boolean;
+  flush?: boolean | null;
   signal?: AbortSignal;
   /** Encoding of string chunks (default 'utf8'). */
-  encoding?: BufferEncoding;
-  /** Page-cache strategy (default 'auto'). */
-  cache?: CacheOption;
-  /** What to do when RWF_DONTCACHE is refused (default 'writeback'). */
-  fallback?: FallbackOption;
+  encoding?: BufferEncoding | null;
   /**
-   * Window behind the writer, in bytes (default 8 MiB, a multiple of 4096): 'writeback'
+   * Functions used instead of node:fs's (open, close, write and/or writev, fsync), as in
+   * fs.createWriteStream. Writes through a custom write/writev cannot carry RWF flags:
+   * such a stream is 'buffered'.
+   */
+  fs?: WriteStreamFsImplementation | null;
+  /** Page-cache strategy (default 'auto'). */
+  cache?: CacheOption | null;
+  /** What to do when RWF_DONTCACHE is refused (default 'writeback'). */
+  fallback?: FallbackOption | null;
+  /**
+   * Window behind the writer, in bytes (default 8 MiB, a multiple of `constants.PAGE_SIZE`): 'writeback'
    * writes back and drops each finished window; 'dontcache' waits on the window before
    * the last, so at most about three windows are under writeback.
    */
-  windowSize?: number;
+  windowSize?: number | null;
 }
 
 /** What a write stream did so far. */
@@ -82,22 +105,15 @@ export interface WriteStreamStats {
 }
 
 type WriteCallback = (error?: Error | null) => void;
+type PathArgument = string | Buffer | URL | undefined | null;
 
 const O_APPEND = fs.constants.O_APPEND;
 const kIoDone = Symbol('kIoDone');
 
 /** Whether open(2) flags given as in fs.open write at the end of the file. */
-function isAppend(flags: string | number): boolean {
-  return typeof flags === 'number' ? (flags & O_APPEND) !== 0 : flags.includes('a');
-}
-
-/** The buffers left after skipping the first `n` bytes (views, no copies). */
-function skipBytes(buffers: readonly Buffer[], n: number): Buffer[] {
-  let i = 0;
-  while (i < buffers.length && n >= buffers[i].length) n -= buffers[i++].length;
-  const rest = buffers.slice(i);
-  if (n > 0 && rest.length > 0) rest[0] = rest[0].subarray(n);
-  return rest;
+function isAppend(flags: unknown): boolean {
+  if (typeof flags === 'number') return (flags & O_APPEND) !== 0;
+  return typeof flags === 'string' && flags.includes('a');
 }
 
 /** File offset and O_APPEND of an open descriptor, from /proc/self/fdinfo (Node has no lseek). */
@@ -115,72 +131,64 @@ function descriptorState(fd: number): { pos: number; append: boolean } {
 /**
  * A Writable that writes a file with pwritev2. Every fs.WriteStream option, event and
  * property applies; see {@link DontcacheWriteStreamOptions} for the additions.
- *
- * Events: 'open' (fd) and 'ready' when it opened the file itself, 'fallback'
- * ({@link FallbackEvent}) when RWF_DONTCACHE was refused and it switched, then the
- * usual 'finish', 'close', 'error'.
+ * Instances come from {@link DontcacheWriteStream} (with or without `new`) or
+ * {@link createDontcacheWriteStream}; this class only holds the methods.
  */
-export class DontcacheWriteStream extends Writable {
+export class DontcacheWriteStreamBase extends Writable {
   /** The file descriptor, or null until open and after close. */
-  fd: number | null = null;
-  readonly path: string | undefined;
-  readonly flags: string | number;
-  readonly mode: number;
-  readonly start: number | undefined;
-  readonly autoClose: boolean;
-  readonly flush: boolean;
-  readonly cache: CacheOption;
-  readonly fallback: FallbackOption;
-  readonly windowSize: number;
+  fd!: number | null;
+  /** The path as given (a file: URL as its path; a Buffer stays a Buffer); undefined with `fd`. */
+  path!: string | Buffer | undefined;
+  flags!: unknown;
+  mode!: unknown;
+  start!: number | undefined;
+  flush!: boolean;
+  readonly cache!: CacheOption;
+  readonly fallback!: FallbackOption;
+  readonly windowSize!: number;
   /** Bytes written to the file so far. */
-  bytesWritten = 0;
+  bytesWritten!: number;
 
-  private readonly handle: FileHandle | undefined;
-  private strategy: CacheStrategy | 'pending' = 'pending';
+  private file!: StreamFile;
+  private lease: HandleLease | undefined;
+  private strategy!: CacheStrategy | 'pending';
   // pwritev2 position: the stream's own offset, or -1 to write at the file position
   // (append mode, and a given fd without `start`, as fs.WriteStream does).
-  private pos = -1;
+  private pos!: number;
   // Absolute offset of the next byte (known or, at -1, inferred), for the cache work.
-  private offset = 0;
-  private firstOffset = 0;
-  private window: WritebackWindow | null = null;
-  private performingIO = false;
-  // Bytes of the batch being written, and whether write() returned false on its own
-  // account (the queue behind that batch was full) and so owes a 'drain'.
-  private inFlightBytes = 0;
-  private owesDrain = false;
-  private readonly counts = { syscalls: 0, batches: 0, chunks: 0, fallbacks: 0 };
-  private readonly syscallLatency = new LatencyHistogram();
-  private readonly writeLatency = new LatencyHistogram();
+  private offset!: number;
+  private firstOffset!: number;
+  private window!: WritebackWindow | null;
+  private performingIO!: boolean;
+  // Bytes of the batch being written, and whether write() returned false and so owes
+  // exactly one 'drain'.
+  private inFlightBytes!: number;
+  private owesDrain!: boolean;
+  private counts!: { syscalls: number; batches: number; chunks: number; fallbacks: number };
+  private syscallLatency!: LatencyHistogram;
+  private writeLatency!: LatencyHistogram;
 
-  constructor(path: string | Buffer | URL | undefined, options?: DontcacheWriteStreamOptions | BufferEncoding) {
-    // Validate everything before super(): Writable schedules _construct right away,
-    // and a throw after that would leave it running on a half-built stream.
-    const o = writeSettings(path, options);
-    super({
-      highWaterMark: o.highWaterMark,
-      decodeStrings: true,
-      defaultEncoding: o.encoding,
-      emitClose: o.emitClose,
-      autoDestroy: o.autoClose,
-      signal: o.signal,
-    });
-    this.path = o.path;
-    this.handle = o.given?.handle;
-    if (o.given) this.fd = o.given.fd;
-    this.flags = o.flags;
-    this.mode = o.mode;
-    this.start = o.start;
-    this.autoClose = o.autoClose;
-    this.flush = o.flush;
-    this.cache = o.cache;
-    this.fallback = o.fallback;
-    this.windowSize = o.windowSize;
+  declare readonly _writableState: { autoDestroy: boolean; length: number; bufferedRequestCount: number };
+
+  private constructor() {
+    super();
+    throw new TypeError('use DontcacheWriteStream() or createDontcacheWriteStream()');
   }
 
   /** True until the file is open. */
   get pending(): boolean {
     return this.fd === null;
+  }
+
+  /** Whether the stream destroys itself (closing the file) after 'finish' or an error. */
+  get autoClose(): boolean {
+    checkThis(this, 'WriteStream');
+    return this._writableState.autoDestroy;
+  }
+
+  set autoClose(value: boolean) {
+    checkThis(this, 'WriteStream');
+    this._writableState.autoDestroy = value;
   }
 
   /** Counters, the strategy in effect and latency summaries (a fresh snapshot). */
@@ -196,16 +204,24 @@ export class DontcacheWriteStream extends Writable {
 
   /** Page-cache state of the whole file (cachestat(2), in pages). Throws EBADF when not open. */
   cacheState(): CacheStat {
-    if (this.fd === null) throw systemError(9, 'cachestat', { path: this.path });
+    if (this.fd === null) throw systemError(9, 'cachestat', { path: this.path?.toString() });
     return cachestatSync(this.fd, 0, 0);
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
-    openStreamFile(this, (fd, given, cb) => this.prepare(fd, given, cb), callback);
+    openFile(this, this.file, (fd, given, cb) => this.prepare(fd, given, cb), callback);
   }
 
   /** Finds where writes go and which strategy fits this file. */
   private prepare(fd: number, given: boolean, callback: (error?: Error | null) => void): void {
+    if (this.file.customIo) {
+      // Writes go through options.fs, whose descriptor may not even be a kernel one:
+      // no flags to pass and nothing to look at, as fs.WriteStream.
+      this.pos = this.start ?? -1;
+      this.strategy = 'buffered';
+      callback();
+      return;
+    }
     fs.fstat(fd, (error, stat) => {
       if (error) {
         callback(error);
@@ -248,7 +264,7 @@ export class DontcacheWriteStream extends Writable {
     }
   }
 
-  override write(chunk: unknown, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean {
+  override write(chunk: unknown, encoding?: BufferEncoding | WriteCallback | null, cb?: WriteCallback): boolean {
     if (typeof encoding === 'function') {
       cb = encoding;
       encoding = undefined;
@@ -256,19 +272,35 @@ export class DontcacheWriteStream extends Writable {
     const started = performance.now();
     const accepted = super.write(chunk, encoding as BufferEncoding, (error?: Error | null) => {
       if (!error) this.writeLatency.record((performance.now() - started) * 1000);
-      cb?.(error);
+      if (typeof cb === 'function') cb(error);
     });
-    if (accepted || this.destroyed || this.writableEnded) return accepted;
-    // highWaterMark bounds the bytes queued behind the batch being written; Writable
-    // counts both, which would leave the disk idle while the producer refills.
-    if (this.queuedLength() < this.writableHighWaterMark) return true;
+    if (this.destroyed || this.writableEnded) return accepted;
+    // highWaterMark bounds the bytes queued behind the batch being written (Writable
+    // counts both, which would leave the disk idle while the producer refills), and
+    // MAX_QUEUED_CHUNKS their number.
+    if (this.queuedLength() < this.writableHighWaterMark && this.queuedChunks() < MAX_QUEUED_CHUNKS) return true;
     this.owesDrain = true;
     return false;
   }
 
   /** Bytes buffered and not yet handed to pwritev2. */
   private queuedLength(): number {
-    return this.writableLength - this.inFlightBytes;
+    return this._writableState.length - this.inFlightBytes;
+  }
+
+  /** Chunks buffered and not yet handed to pwritev2. */
+  private queuedChunks(): number {
+    return this._writableState.bufferedRequestCount;
+  }
+
+  // One 'drain' per false write(), whichever comes first: the early one of
+  // writeChunks() or Writable's own once everything is written.
+  override emit(event: string | symbol, ...args: any[]): boolean {
+    if (event === 'drain') {
+      if (!this.owesDrain) return false;
+      this.owesDrain = false;
+    }
+    return super.emit(event, ...args);
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: WriteCallback): void {
@@ -289,24 +321,26 @@ export class DontcacheWriteStream extends Writable {
     this.counts.batches++;
     this.counts.chunks += buffers.length;
     for (const buffer of buffers) this.inFlightBytes += buffer.length;
-    if (this.owesDrain && this.queuedLength() < this.writableHighWaterMark) {
-      // The queue just became this batch: the producer may fill the next one meanwhile.
-      this.owesDrain = false;
-      process.nextTick(() => {
-        if (!this.destroyed && !this.writableEnded) this.emit('drain');
-      });
-    }
+    // The queue just became this batch: the producer may fill the next one meanwhile.
+    // (Writable updates its queue after this call returns: look on the next tick.)
+    if (this.owesDrain) process.nextTick(() => this.drainEarly());
     if (this.window) this.window.ready(issue);
     else issue(null);
   }
 
+  private drainEarly(): void {
+    if (this.destroyed || this.writableEnded) return;
+    if (this.queuedLength() < this.writableHighWaterMark && this.queuedChunks() < MAX_QUEUED_CHUNKS) this.emit('drain');
+  }
+
   private issue(buffers: Buffer[], flags: number, callback: WriteCallback): void {
     const position = this.pos;
-    pwritev2Callback(this.fd as number, buffers, position, flags, (error, bytes, ns, calls) => {
+    this.writer(this.fd as number, buffers, position, flags, (error, bytes, ns, calls) => {
       const landed = this.account(error, bytes, ns, calls);
       this.advance(landed);
       if (!error) this.ioDone(callback, this.window?.error ?? null);
-      else if (mayRetryWithoutDontcache(error, flags, this.fallback)) {
+      // Destroyed meanwhile: the refused bytes are not written again (nor 'fallback').
+      else if (!this.destroyed && mayRetryWithoutDontcache(error, flags, this.fallback)) {
         this.retryWithoutDontcache(skipBytes(buffers, landed), flags & ~RWF_DONTCACHE, error, position, callback);
       } else this.ioDone(callback, error);
     });
@@ -329,12 +363,18 @@ export class DontcacheWriteStream extends Writable {
       // The window starts with the bytes just written, so it settles them too.
       this.advance(landed);
       const event: FallbackEvent = { from: 'dontcache', to, reason: refusal, position };
-      this.emit('fallback', event);
+      if (!this.destroyed) this.emit('fallback', event);
       this.ioDone(callback, null);
     });
   }
 
   /** Counts one native write in the stats; returns the bytes that landed (also on error). */
+  // pwritev2, or options.fs's write/writev (which take no flags).
+  private writer(fd: number, buffers: Buffer[], position: number, flags: number, cb: Parameters<typeof pwritev2Callback>[4]): void {
+    if (this.file.customIo) writeThrough(this.file, fd, buffers, position, cb as Parameters<typeof writeThrough>[4]);
+    else pwritev2Callback(fd, buffers, position, flags, cb);
+  }
+
   private account(error: SystemError | null, bytes: number, ns: number, calls: number): number {
     this.counts.syscalls += calls;
     this.syscallLatency.record(ns / 1000);
@@ -368,7 +408,7 @@ export class DontcacheWriteStream extends Writable {
       }
       // fdatasync, not fsync: it persists the data and the metadata needed to read it
       // back (the size), which is what a finished stream promises; mtime can lag.
-      if (this.flush) await fdatasync(fd);
+      if (this.flush) await this.sync(fd);
       if (clean) await settleRange(fd, this.firstOffset, this.offset);
     };
     this.performingIO = true;
@@ -376,6 +416,13 @@ export class DontcacheWriteStream extends Writable {
       () => this.ioDone(callback, null),
       (error: Error) => this.ioDone(callback, error),
     );
+  }
+
+  // fdatasync, or options.fs's fsync where the stream writes through options.fs.
+  private sync(fd: number): Promise<void> {
+    const { fs: fsx, customIo, customFsync } = this.file;
+    if (!customIo && !customFsync) return fdatasync(fd);
+    return new Promise((resolve, reject) => (fsx.fsync as typeof fs.fsync)(fd, (error) => (error ? reject(error) : resolve())));
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -389,13 +436,14 @@ export class DontcacheWriteStream extends Writable {
     else close();
   }
 
+  // As fs.WriteStream: a destroyed stream closes its file, also with autoClose false
+  // (which only keeps 'finish' and errors from destroying it).
   private closeDescriptor(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (!this.autoClose || this.fd === null) {
+    if (this.fd === null) {
       callback(error);
       return;
     }
-    const fd = this.fd;
-    closeFile(fd, this.handle, (closeError) => {
+    closeFile(this.fd, this.file, this.lease, (closeError) => {
       this.fd = null;
       callback(error || closeError);
     });
@@ -421,38 +469,131 @@ export class DontcacheWriteStream extends Writable {
   }
 }
 
-/** Checks every option (Node's error codes) and fills in the defaults. */
-function writeSettings(path: string | Buffer | URL | undefined, options: DontcacheWriteStreamOptions | BufferEncoding | undefined) {
-  const opts = optionsArgument<DontcacheWriteStreamOptions>(options);
-  const given = fileOption(opts.fd);
-  const windowSize = integerOption('options.windowSize', opts.windowSize, 4096, DEFAULT_WINDOW_SIZE);
-  if (windowSize % 4096 !== 0) throw invalidArgValue('options.windowSize', windowSize, 'must be a multiple of 4096');
-  return {
-    given,
-    path: pathArgument(path, given),
-    highWaterMark: integerOption('options.highWaterMark', opts.highWaterMark, 1, DEFAULT_WRITE_HIGH_WATER_MARK),
-    encoding: opts.encoding ?? 'utf8',
-    emitClose: booleanOption('options.emitClose', opts.emitClose, true),
-    autoClose: booleanOption('options.autoClose', opts.autoClose, true),
-    signal: opts.signal,
-    flags: opts.flags ?? 'w',
-    mode: integerOption('options.mode', opts.mode, 0, 0o666),
-    start: integerOption('options.start', opts.start, 0),
-    flush: booleanOption('options.flush', opts.flush, false),
-    cache: choiceOption('options.cache', opts.cache, CACHE_OPTIONS, 'auto'),
-    fallback: choiceOption('options.fallback', opts.fallback, FALLBACK_OPTIONS, 'writeback'),
-    windowSize,
-  };
+// Node's fs.WriteStream counts the chunk being written in writableLength and
+// writableNeedDrain; these count what waits behind the batch in flight, as write() does.
+Object.defineProperties(DontcacheWriteStreamBase.prototype, {
+  writableLength: {
+    get(this: DontcacheWriteStreamBase) {
+      return (this as unknown as { queuedLength(): number }).queuedLength();
+    },
+    configurable: true,
+  },
+  writableNeedDrain: {
+    get(this: DontcacheWriteStreamBase) {
+      return !this.destroyed && !this.writableEnded && (this as unknown as { owesDrain: boolean }).owesDrain;
+    },
+    configurable: true,
+  },
+});
+
+/**
+ * Sets up a stream on `self` as fs.WriteStream does: Node's checks and error codes in
+ * Node's order, then ours; then Writable with every option as given (only bytes).
+ */
+function initWriteStream(self: any, path: PathArgument, options: DontcacheWriteStreamOptions | BufferEncoding | null | undefined): void {
+  const opts = copyOptions<DontcacheWriteStreamOptions>(options);
+  const file = resolveFile('write', path, opts);
+  const start = opts.start === undefined ? undefined : validateInteger(opts.start, 'start', 0);
+  const page = constants.PAGE_SIZE;
+  const windowSize = integerOption('options.windowSize', opts.windowSize, page, DEFAULT_WINDOW_SIZE);
+  if (windowSize % page !== 0) throw invalidArgValue('options.windowSize', windowSize, `must be a multiple of the page size (${page})`);
+  self.cache = choiceOption('options.cache', opts.cache, CACHE_OPTIONS, 'auto');
+  self.fallback = choiceOption('options.fallback', opts.fallback, FALLBACK_OPTIONS, 'writeback');
+  self.windowSize = windowSize;
+  self.file = file;
+  self.fd = file.fd;
+  if (file.path !== undefined) {
+    self.path = file.path;
+    self.flags = file.flags;
+    self.mode = file.mode;
+  }
+  self.flush = file.flush;
+  self.start = start;
+  self.bytesWritten = 0;
+  self.strategy = 'pending';
+  self.pos = -1;
+  self.offset = 0;
+  self.firstOffset = 0;
+  self.window = null;
+  self.performingIO = false;
+  self.inFlightBytes = 0;
+  self.owesDrain = false;
+  self.counts = { syscalls: 0, batches: 0, chunks: 0, fallbacks: 0 };
+  self.syscallLatency = new LatencyHistogram();
+  self.writeLatency = new LatencyHistogram();
+  opts.decodeStrings = true;
+  opts.autoDestroy = file.autoDestroy;
+  if (opts.highWaterMark == null) opts.highWaterMark = DEFAULT_WRITE_HIGH_WATER_MARK;
+  Reflect.apply(Writable, self, [opts]);
+  if (opts.encoding) self.setDefaultEncoding(opts.encoding);
+  // Last, once nothing can throw: the handle stays referenced until the stream closes.
+  if (file.handle) self.lease = new HandleLease(file.handle, () => self.close());
 }
 
 function destroyedError(): Error {
   return Object.assign(new Error('Cannot call write after a stream was destroyed'), { code: 'ERR_STREAM_DESTROYED' });
 }
 
+type Listener<A extends unknown[]> = (...args: A) => void;
+
+/**
+ * A write stream (see {@link DontcacheWriteStreamBase}), with typed events as
+ * @types/node types fs.WriteStream's, plus 'fallback'.
+ */
+export interface DontcacheWriteStream extends DontcacheWriteStreamBase {
+  addListener(event: 'close' | 'drain' | 'finish' | 'ready', listener: Listener<[]>): this;
+  addListener(event: 'error', listener: Listener<[error: Error]>): this;
+  addListener(event: 'open', listener: Listener<[fd: number]>): this;
+  addListener(event: 'pipe' | 'unpipe', listener: Listener<[source: Readable]>): this;
+  addListener(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
+  addListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  on(event: 'close' | 'drain' | 'finish' | 'ready', listener: Listener<[]>): this;
+  on(event: 'error', listener: Listener<[error: Error]>): this;
+  on(event: 'open', listener: Listener<[fd: number]>): this;
+  on(event: 'pipe' | 'unpipe', listener: Listener<[source: Readable]>): this;
+  on(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
+  on(event: string | symbol, listener: (...args: any[]) => void): this;
+  once(event: 'close' | 'drain' | 'finish' | 'ready', listener: Listener<[]>): this;
+  once(event: 'error', listener: Listener<[error: Error]>): this;
+  once(event: 'open', listener: Listener<[fd: number]>): this;
+  once(event: 'pipe' | 'unpipe', listener: Listener<[source: Readable]>): this;
+  once(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
+  once(event: string | symbol, listener: (...args: any[]) => void): this;
+  prependListener(event: 'close' | 'drain' | 'finish' | 'ready', listener: Listener<[]>): this;
+  prependListener(event: 'error', listener: Listener<[error: Error]>): this;
+  prependListener(event: 'open', listener: Listener<[fd: number]>): this;
+  prependListener(event: 'pipe' | 'unpipe', listener: Listener<[source: Readable]>): this;
+  prependListener(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
+  prependListener(event: string | symbol, listener: (...args: any[]) => void): this;
+  prependOnceListener(event: 'close' | 'drain' | 'finish' | 'ready', listener: Listener<[]>): this;
+  prependOnceListener(event: 'error', listener: Listener<[error: Error]>): this;
+  prependOnceListener(event: 'open', listener: Listener<[fd: number]>): this;
+  prependOnceListener(event: 'pipe' | 'unpipe', listener: Listener<[source: Readable]>): this;
+  prependOnceListener(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
+  prependOnceListener(event: string | symbol, listener: (...args: any[]) => void): this;
+}
+
+export interface DontcacheWriteStreamConstructor {
+  new (path: PathArgument, options?: DontcacheWriteStreamOptions | BufferEncoding | null): DontcacheWriteStream;
+  (path: PathArgument, options?: DontcacheWriteStreamOptions | BufferEncoding | null): DontcacheWriteStream;
+  readonly prototype: DontcacheWriteStream;
+}
+
+/**
+ * The write stream class: `new DontcacheWriteStream(path, options)`, also callable
+ * without `new` and subclassable old-style (`DontcacheWriteStream.call(this, ...)`), as
+ * fs.WriteStream.
+ */
+addLegacyOpen(DontcacheWriteStreamBase.prototype, 'WriteStream');
+
+export const DontcacheWriteStream = nodeStyleConstructor(
+  'DontcacheWriteStream', Writable, DontcacheWriteStreamBase, initWriteStream,
+) as DontcacheWriteStreamConstructor;
+
 /** Like `fs.createWriteStream(path, options)`, writing with pwritev2 and keeping the cache clean. */
 export function createDontcacheWriteStream(
-  path: string | Buffer | URL | undefined,
-  options?: DontcacheWriteStreamOptions | BufferEncoding,
+  path: PathArgument,
+  options?: DontcacheWriteStreamOptions | BufferEncoding | null,
 ): DontcacheWriteStream {
   return new DontcacheWriteStream(path, options);
 }

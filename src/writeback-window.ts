@@ -12,7 +12,7 @@ import { fadvise, syncFileRange } from './io';
 /** Default window: 8 MiB, the size the classic recipe uses. */
 export const DEFAULT_WINDOW_SIZE = 8 * 1024 * 1024;
 
-const PAGE = 4096;
+const PAGE = constants.PAGE_SIZE;
 const { SYNC_FILE_RANGE_WAIT_BEFORE, SYNC_FILE_RANGE_WRITE, SYNC_FILE_RANGE_WAIT_AFTER, POSIX_FADV_DONTNEED } = constants;
 const WAIT_AND_WRITE = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
 

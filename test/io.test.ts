@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as dc from '../src/index';
 import { cleanupTempFiles, tempPath, testFs } from './helpers/fs';
+import { cachestatMissing, residentPages } from './helpers/residency';
 
 const { RWF_DONTCACHE, IOV_MAX, PAGE_SIZE } = dc.constants;
 const ext4 = testFs('ext4');
@@ -170,14 +171,14 @@ for (const kind of ['ext4', 'xfs'] as const) {
     it(`leaves ${sizeMiB} MiB out of the page cache, while plain writes stay cached`, async () => {
       const block = pattern(MiB, 5);
       const pages = (sizeMiB * MiB) / PAGE_SIZE;
-      const results: Record<string, dc.CacheStat> = {};
+      const cached: Record<string, number> = {};
       for (const [name, flags] of [['dontcache', RWF_DONTCACHE], ['buffered', 0]] as const) {
         const { fd } = openNew(target.dir);
         try {
           for (let i = 0; i < sizeMiB; i++) await dc.pwritev2(fd, block, i * MiB, flags);
           await dc.fdatasync(fd);
-          results[name] = await dc.cachestat(fd);
-          console.log(`${kind} ${name}: ${sizeMiB} MiB written, cachestat ${JSON.stringify(results[name])}`);
+          cached[name] = residentPages(fd);
+          console.log(`${kind} ${name}: ${sizeMiB} MiB written, ${cached[name]} of ${pages} pages cached`);
           const back = Buffer.alloc(MiB);
           for (const i of [0, sizeMiB >> 1, sizeMiB - 1]) {
             expect(dc.preadv2Sync(fd, back, i * MiB, flags)).toBe(MiB);
@@ -187,8 +188,8 @@ for (const kind of ['ext4', 'xfs'] as const) {
           fs.closeSync(fd);
         }
       }
-      expect(results.dontcache.cache).toBeLessThanOrEqual(pages * 0.01);
-      expect(results.buffered.cache).toBeGreaterThanOrEqual(pages * 0.9);
+      expect(cached.dontcache).toBeLessThanOrEqual(pages * 0.01);
+      expect(cached.buffered).toBeGreaterThanOrEqual(pages * 0.9);
     });
 
     it('reads with RWF_DONTCACHE leave an uncached file uncached', async () => {
@@ -198,12 +199,12 @@ for (const kind of ['ext4', 'xfs'] as const) {
         dc.pwritev2Sync(fd, data, 0);
         dc.fdatasyncSync(fd);
         dc.fadviseSync(fd, 0, 0, dc.constants.POSIX_FADV_DONTNEED);
-        expect(dc.cachestatSync(fd).cache).toBe(0);
+        expect(residentPages(fd)).toBe(0);
         const back = Buffer.alloc(data.length);
         let done = 0;
         while (done < back.length) done += await dc.preadv2(fd, back.subarray(done), done, RWF_DONTCACHE);
         expect(back.equals(data)).toBe(true);
-        expect(dc.cachestatSync(fd).cache).toBeLessThanOrEqual(data.length / PAGE_SIZE / 100);
+        expect(residentPages(fd)).toBeLessThanOrEqual(data.length / PAGE_SIZE / 100);
       } finally {
         fs.closeSync(fd);
       }
@@ -253,7 +254,9 @@ describe('system errors', () => {
       ['cachestat', () => dc.cachestat(fd)],
       ['mincore', () => dc.mincoreResidency(fd)],
     ];
-    for (const [syscall, run] of calls) {
+    // Where cachestat(2) is missing it answers ENOSYS before it looks at the fd.
+    const testable = ([syscall]: [string, unknown]) => syscall !== 'cachestat' || !cachestatMissing;
+    for (const [syscall, run] of calls.filter(testable)) {
       await expect(run()).rejects.toMatchObject({ code: 'EBADF', errno: -9, syscall });
     }
     const syncCalls: [string, () => unknown][] = [
@@ -266,7 +269,7 @@ describe('system errors', () => {
       ['cachestat', () => dc.cachestatSync(fd)],
       ['mincore', () => dc.mincoreResidencySync(fd)],
     ];
-    for (const [syscall, run] of syncCalls) {
+    for (const [syscall, run] of syncCalls.filter(testable)) {
       expect(run).toThrow(expect.objectContaining({ code: 'EBADF', errno: -9, syscall }));
     }
   });
@@ -348,7 +351,7 @@ describe('bad arguments throw before any syscall', () => {
 });
 
 describe('cache control calls', () => {
-  it('sync_file_range + fadvise DONTNEED empty the cache; cachestat and mincore agree', async () => {
+  it.skipIf(cachestatMissing)(`sync_file_range + fadvise DONTNEED empty the cache; cachestat and mincore agree ${cachestatMissing ?? ''}`, async () => {
     const { fd } = openNew();
     try {
       const data = pattern(2 * MiB);

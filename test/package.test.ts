@@ -7,12 +7,16 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = path.join(__dirname, '..');
-const COMPILERS = /^(cc|c\+\+|gcc|g\+\+|cpp|make|gmake|clang|clang\+\+|ld|x86_64-linux-gnu-.*)([-.\d]*)$/;
+const COMPILERS = /^(cc|c\+\+|gcc|g\+\+|cpp|make|gmake|clang|clang\+\+|ld|\w+-linux-gnu-.*)([-.\d]*)$/;
 
-/** A bin directory with everything from PATH except compilers, make and linkers. */
+/**
+ * A bin directory with everything from PATH except compilers, make and linkers; its `node` is
+ * the one running the tests, so npm and the install script run on it (test/arm64: arm64 Node).
+ */
 function compilerFreeBin(dir: string): string {
   const bin = path.join(dir, 'bin');
   fs.mkdirSync(bin);
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'));
   for (const from of ['/usr/local/bin', '/usr/bin', '/bin']) {
     if (!fs.existsSync(from)) continue;
     for (const name of fs.readdirSync(from)) {
@@ -73,7 +77,7 @@ console.log(JSON.stringify({ n, addonPath, sameDefault: dc.pwritev2 === pwritev2
       fs.writeFileSync(path.join(project, script), source);
       const out = path.join(scratch, `${script}.out`);
       const result = JSON.parse(execFileSync(process.execPath, [script, out], { cwd: project, env, encoding: 'utf8' }));
-      expect(result.addonPath).toMatch(/node_modules\/dontcache\/prebuilds\/linux-x64\/dontcache\.glibc\.node$/);
+      expect(result.addonPath).toMatch(new RegExp(`node_modules/dontcache/prebuilds/${process.platform}-${process.arch}/dontcache\\.glibc\\.node$`));
       expect(fs.readFileSync(out, 'utf8')).toBe(script === 'cjs.js' ? 'hello from cjs' : 'hello from esm');
       expect(result.n).toBe(14);
       if (script === 'esm.mjs') expect(result.sameDefault).toBe(true);

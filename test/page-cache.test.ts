@@ -6,6 +6,7 @@ import { dropCache, pageCacheState } from '../src/page-cache';
 import { fdatasyncSync, pwritev2Sync } from '../src/io';
 import { constants as C } from '../src/constants';
 import { cleanupTempFiles, tempPath, testFs } from './helpers/fs';
+import { cachestatMissing } from './helpers/residency';
 
 const MiB = 1024 * 1024;
 const ext4 = testFs('ext4');
@@ -37,22 +38,23 @@ describe.skipIf(!ext4.dir)('pageCacheState', () => {
     const file = tempPath(ext4.dir, 'buffered');
     fs.writeFileSync(file, pattern(8 * MiB, 1));
     const before = await pageCacheState(file);
-    expect(before).toMatchObject({ method: 'cachestat', pageSize: C.PAGE_SIZE, size: 8 * MiB, offset: 0, length: 8 * MiB });
+    const method = cachestatMissing ? 'mincore' : 'cachestat';
+    expect(before).toMatchObject({ method, pageSize: C.PAGE_SIZE, size: 8 * MiB, offset: 0, length: 8 * MiB });
     expect(before.pages.total).toBe((8 * MiB) / C.PAGE_SIZE);
     expect(before.residentFraction).toBeGreaterThan(0.95);
-    // Nothing synced yet: the pages are dirty or being written back.
-    expect(before.pages.dirty! + before.pages.writeback!).toBeGreaterThan(0);
+    // Nothing synced yet: the pages are dirty or being written back (only cachestat can tell).
+    if (!cachestatMissing) expect(before.pages.dirty! + before.pages.writeback!).toBeGreaterThan(0);
     expect(before.status).toBe('known');
     expect(before.bytes.cached).toBe(before.pages.cached! * C.PAGE_SIZE);
 
     const after = await dropCache(file);
     expect(after.residentFraction).toBeLessThan(0.05);
-    expect(after.pages).toMatchObject({ dirty: 0, writeback: 0 });
+    if (!cachestatMissing) expect(after.pages).toMatchObject({ dirty: 0, writeback: 0 });
     // Dropping lost no byte: the data reads back from the device.
     expect(fs.readFileSync(file).equals(pattern(8 * MiB, 1))).toBe(true);
   });
 
-  it('mincore gives the same residency as cachestat on the same file', async () => {
+  it.skipIf(cachestatMissing)(`mincore gives the same residency as cachestat on the same file ${cachestatMissing ?? ''}`, async () => {
     const file = written(4 * MiB, 0, 'both');
     for (const expected of ['resident', 'dropped'] as const) {
       if (expected === 'dropped') await dropCache(file);
@@ -107,7 +109,7 @@ describe.skipIf(!ext4.dir)('pageCacheState', () => {
   it('an empty file has nothing to count', async () => {
     const file = tempPath(ext4.dir, 'empty');
     fs.writeFileSync(file, '');
-    for (const method of ['cachestat', 'mincore'] as const) {
+    for (const method of cachestatMissing ? (['mincore'] as const) : (['cachestat', 'mincore'] as const)) {
       const s = await pageCacheState(file, { method });
       expect(s).toMatchObject({ method, size: 0, residentFraction: 0 });
       expect(s.pages.total).toBe(0);

@@ -2,16 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { loadBinding, unsupportedBinding } from '../src/native';
 import * as dc from '../src/index';
 
+// This machine's prebuild directory: linux-x64, or linux-arm64 (the arm64 suite under qemu-user).
+const prebuildDir = `prebuilds/${process.platform}-${process.arch}/`;
+
 describe('the native addon', () => {
   it('is loaded on Linux, from a prebuild or a local compile', () => {
     expect(dc.platformSupported).toBe(true);
     expect(dc.supported).toBe(true);
-    expect(dc.addonPath).toMatch(/(build\/Release\/dontcache\.node|prebuilds\/linux-x64\/dontcache\.glibc\.node)$/);
+    expect(dc.addonPath).toMatch(new RegExp(`(build/Release/dontcache\\.node|${prebuildDir}dontcache\\.glibc\\.node)$`));
     console.log(`addon: ${dc.addonPath}`);
     // CI runs the suite once on a fresh compile and once on the committed prebuild alone.
     const expected = process.env.DONTCACHE_EXPECT_ADDON;
     if (expected === 'build') expect(dc.addonPath).toMatch(/build\/Release\//);
-    if (expected === 'prebuild') expect(dc.addonPath).toMatch(/prebuilds\/linux-x64\//);
+    if (expected === 'prebuild') expect(dc.addonPath).toContain(prebuildDir);
   });
 
   it('exports the kernel values of every flag', () => {
@@ -20,8 +23,13 @@ describe('the native addon', () => {
       RWF_ATOMIC: 0x40, RWF_DONTCACHE: 0x80, RWF_NOSIGNAL: 0x100,
       SYNC_FILE_RANGE_WAIT_BEFORE: 1, SYNC_FILE_RANGE_WRITE: 2, SYNC_FILE_RANGE_WAIT_AFTER: 4,
       POSIX_FADV_NORMAL: 0, POSIX_FADV_RANDOM: 1, POSIX_FADV_SEQUENTIAL: 2, POSIX_FADV_WILLNEED: 3,
-      POSIX_FADV_DONTNEED: 4, POSIX_FADV_NOREUSE: 5, IOV_MAX: 1024, MAX_BYTES_PER_CALL: 0x7ffff000,
+      POSIX_FADV_DONTNEED: 4, POSIX_FADV_NOREUSE: 5, IOV_MAX: 1024,
     });
+    // The running kernel's page size (arm64 kernels also use 16 and 64 KiB), and the kernel's
+    // per-call cap MAX_RW_COUNT derived from it: INT_MAX rounded down to a page.
+    const { PAGE_SIZE, MAX_BYTES_PER_CALL } = dc.constants;
+    expect([4096, 16384, 65536]).toContain(PAGE_SIZE);
+    expect(MAX_BYTES_PER_CALL).toBe(0x80000000 - PAGE_SIZE);
     expect(Object.isFrozen(dc.constants)).toBe(true);
   });
 });

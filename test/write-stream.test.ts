@@ -8,11 +8,12 @@ import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cachestatSync } from '../src/io';
+import { constants } from '../src/constants';
 import type { FallbackEvent } from '../src/stream-options';
 import { createDontcacheWriteStream, DontcacheWriteStream, type DontcacheWriteStreamOptions } from '../src/write-stream';
 import { cleanupTempFiles, tempPath, testFs } from './helpers/fs';
 import { FS_KINDS, type FsKind } from './helpers/mounts';
+import { cachedPages, cachestatMissing } from './helpers/residency';
 
 const MiB = 1024 * 1024;
 afterAll(cleanupTempFiles);
@@ -47,7 +48,9 @@ async function writeAll(stream: DontcacheWriteStream, parts: Buffer[], until: 'c
   for (const name of ['open', 'ready', 'finish', 'close']) stream.on(name, () => events.push(name));
   let residency: { cache: number } | undefined;
   stream.on('finish', () => {
-    residency = stream.cacheState();
+    // cacheState() is cachestat(2); where that is missing, mincore of the same file.
+    if (!cachestatMissing) residency = stream.cacheState();
+    else if (stream.path !== undefined) residency = { cache: cachedPages(stream.path) };
   });
   const closed = new Promise<void>((resolve, reject) => {
     stream.on(until, resolve);
@@ -61,16 +64,6 @@ async function writeAll(stream: DontcacheWriteStream, parts: Buffer[], until: 'c
 
 /** Resolves on 'close'; attach before anything can destroy the stream. */
 const closeOf = (stream: NodeJS.EventEmitter) => new Promise((resolve) => stream.once('close', resolve));
-
-/** Cached pages of a file right now (cachestat on a fresh descriptor). */
-function cachedPages(file: string): number {
-  const fd = fs.openSync(file, 'r');
-  try {
-    return cachestatSync(fd, 0, 0).cache;
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 const EXPECTED_AUTO: Record<FsKind, string> = { ext4: 'dontcache', xfs: 'dontcache', btrfs: 'writeback', tmpfs: 'buffered' };
 const REFUSES_DONTCACHE: Record<FsKind, boolean> = { ext4: false, xfs: false, btrfs: true, tmpfs: true };
@@ -160,6 +153,23 @@ for (const kind of FS_KINDS) {
           });
         }
 
+        it("destroy() while a refused write is in flight: no 'fallback' after destroy, nothing written again", async () => {
+          const file = tempPath(dir());
+          const stream = createDontcacheWriteStream(file, { cache: 'dontcache' });
+          await new Promise((r) => stream.once('ready', r));
+          const closed = closeOf(stream);
+          const fallbacks: FallbackEvent[] = [];
+          stream.on('fallback', (e: FallbackEvent) => fallbacks.push(e));
+          stream.on('error', () => undefined);
+          stream.write(pattern(256 * 1024));
+          stream.destroy();
+          await closed;
+          expect(fallbacks).toEqual([]);
+          expect(stream.stats).toMatchObject({ strategy: 'dontcache', fallbacks: 0 });
+          expect(fs.statSync(file).size).toBe(stream.bytesWritten);
+          expect(stream.bytesWritten).toBe(0);
+        });
+
         it("fallback 'error': the refusal is the stream's error, nothing written", async () => {
           const file = tempPath(dir());
           const stream = createDontcacheWriteStream(file, { cache: 'dontcache', fallback: 'error' });
@@ -186,7 +196,7 @@ for (const kind of FS_KINDS) {
           const file = tempPath(dir());
           const stream = createDontcacheWriteStream(file, { cache, windowSize: 4 * MiB });
           const { residency } = await writeAll(stream, chunked(pattern(size, 5), 256 * 1024));
-          const pages = size / 4096;
+          const pages = size / constants.PAGE_SIZE;
           expect(residency!.cache).toBeLessThanOrEqual(pages * 0.01);
           expect(cachedPages(file)).toBeLessThanOrEqual(pages * 0.01);
         });
@@ -194,7 +204,7 @@ for (const kind of FS_KINDS) {
       it(`'buffered' keeps it cached (the measurement can see a cached file)`, async () => {
         const file = tempPath(dir());
         await writeAll(createDontcacheWriteStream(file, { cache: 'buffered' }), chunked(pattern(8 * MiB, 5), 256 * 1024));
-        expect(cachedPages(file)).toBeGreaterThan((8 * MiB / 4096) * 0.9);
+        expect(cachedPages(file)).toBeGreaterThan((8 * MiB / constants.PAGE_SIZE) * 0.9);
       });
     });
 
@@ -222,7 +232,7 @@ for (const kind of FS_KINDS) {
     });
 
     describe('fd and FileHandle input', () => {
-      it('a descriptor: writes at its current position, no open event, autoClose false keeps it open', async () => {
+      it('a descriptor: writes at its current position, no open event; autoClose false keeps it open until destroy()', async () => {
         const file = tempPath(dir());
         const fd = fs.openSync(file, 'w+');
         fs.writeSync(fd, Buffer.from('0123456789'));
@@ -231,12 +241,13 @@ for (const kind of FS_KINDS) {
         expect(stream.pending).toBe(false);
         const { events } = await writeAll(stream, chunked(data, 7000), 'finish');
         expect(events).toEqual(['finish']);
-        // Without autoClose nothing closes by itself (as fs.WriteStream); destroy keeps the fd.
+        // Without autoClose nothing closes by itself (as fs.WriteStream), and the
+        // descriptor's offset moved past the stream's bytes.
+        fs.writeSync(fd, Buffer.from('!'));
+        // destroy() closes it, as fs.WriteStream's does.
         stream.destroy();
         await new Promise((r) => stream.once('close', r));
-        // The descriptor's offset moved past the stream's bytes, as with fs.WriteStream.
-        fs.writeSync(fd, Buffer.from('!'));
-        fs.closeSync(fd);
+        expect(() => fs.fstatSync(fd)).toThrow(/EBADF/);
         expect(fileSha(file)).toBe(sha(Buffer.concat([Buffer.from('0123456789'), data, Buffer.from('!')])));
       });
 
@@ -329,11 +340,15 @@ describe('stream contract (temp dir)', () => {
     const data = pattern(16 * MiB, 21);
     const stream = createDontcacheWriteStream(file, { highWaterMark });
     const closed = closeOf(stream);
+    // Bytes the stream holds: Writable's own count (queue and batch in flight);
+    // the stream's writableLength counts only the queue behind the batch.
+    const held = Object.getOwnPropertyDescriptor(Writable.prototype, 'writableLength')!.get!;
     let most = 0;
     let falses = 0;
     for (const part of chunked(data, 16 * 1024)) {
       const ok = stream.write(part);
-      most = Math.max(most, stream.writableLength);
+      most = Math.max(most, held.call(stream));
+      expect(stream.writableLength).toBeLessThanOrEqual(highWaterMark + 16 * 1024);
       if (!ok) {
         falses++;
         await new Promise((r) => stream.once('drain', r));
@@ -392,7 +407,7 @@ describe('stream contract (temp dir)', () => {
     stream.destroy();
     expect(() => createDontcacheWriteStream(file, { cache: 'nope' as 'auto' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
     expect(() => createDontcacheWriteStream(file, { start: -1 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
-    expect(() => createDontcacheWriteStream(file, { highWaterMark: 'x' as unknown as number })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => createDontcacheWriteStream(file, { highWaterMark: 'x' as unknown as number })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
     expect(() => createDontcacheWriteStream(42 as unknown as string)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
     expect(() => createDontcacheWriteStream(file, { windowSize: 5000 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
   });

@@ -34,7 +34,10 @@ export function spread(values) {
 export async function runAbRounds(matrix, { only = [], rounds = matrix.config.ab.rounds, log = () => {}, progressFile } = {}) {
   const kernels = matrix.config.ab.kernels
     .filter((id) => !only.length || only.includes(id))
-    .map((id) => matrix.config.kernels.find((k) => k.id === id));
+    .map((id) => matrix.config.kernels.find((k) => k.id === id) ?? unknown(id));
+  // The comparison rests on identical virtual hardware: one architecture's machine for all.
+  const archs = [...new Set(kernels.map((k) => k.arch ?? 'x64'))];
+  if (archs.length > 1) throw new Error(`kernels.json ab.kernels mixes ${archs.join(' and ')} guests: an A/B run compares kernels on one machine`);
   const boots = [];
   const skipped = {};
   for (let round = 1; round <= rounds; round++) {
@@ -51,6 +54,8 @@ export async function runAbRounds(matrix, { only = [], rounds = matrix.config.ab
   }
   return { boots, skipped, rounds, kernels: kernels.map((k) => k.id) };
 }
+
+function unknown(id) { throw new Error(`kernels.json ab.kernels names ${id}, which is not in kernels`); }
 
 /** A LabModeMetrics whose stats are the spread over the boots of each boot's median. */
 function pooledMetrics(list) {

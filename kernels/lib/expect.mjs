@@ -30,6 +30,10 @@ export function judge(check, result, exp, all = []) {
   const problems = [];
   const want = (cond, text) => { if (!cond) problems.push(text); };
   switch (check) {
+    case 'page-size':
+      want(o === exp.pageSize, `page size ${o}, expected ${exp.pageSize}`);
+      want(result.detail?.kernelPageSize == null || result.detail.kernelPageSize === o, `package says ${o}, smaps says ${result.detail?.kernelPageSize}`);
+      break;
     case 'dontcache-write': want(o === (exp.dontcacheWrite ? 'accepted' : 'refused'), `RWF_DONTCACHE ${o}, expected ${exp.dontcacheWrite ? 'accepted' : 'refused'}`); break;
     case 'cachestat': want(o === (exp.cachestat ? 'available' : 'ENOSYS'), `cachestat ${o}, expected ${exp.cachestat ? 'available' : 'ENOSYS'}`); break;
     case 'writeback-after-dontcache': want(o === exp.writeback, `writeback looks like ${o}, expected ${exp.writeback}`); break;
@@ -40,6 +44,11 @@ export function judge(check, result, exp, all = []) {
       want(o.writeback === exp.writeback, `probe writeback ${o.writeback}, expected ${exp.writeback}`);
       if (!exp.dontcacheWrite) want(/ENOTSUP|EOPNOTSUPP/.test(String(o.refusedWith)), `probe refusedWith ${o.refusedWith}, expected EOPNOTSUPP`);
       want(Array.isArray(result.detail?.evidence) && result.detail.evidence.length > 0, 'probe gave no evidence');
+      if (exp.cachestatEvidence) {
+        // The probe's own cachestat readings (pages of the kernel's size) must tell the behaviour alone.
+        const says = result.detail?.evidence?.find((e) => e.source === 'cachestat')?.says;
+        want(says === exp.writeback, `probe's cachestat evidence says ${says}, expected ${exp.writeback}`);
+      }
       break;
     case 'page-cache-state':
       want(o.method === exp.pageCacheMethod, `pageCacheState method ${o.method}, expected ${exp.pageCacheMethod}`);

@@ -5,9 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { AptArchive } from './apt.mjs';
 import { kernelTree, moduleClosure } from './kernel-tree.mjs';
-import { commonArchive, kernelInitrd } from './initramfs.mjs';
+import { commonArchive, hostUserland, kernelInitrd } from './initramfs.mjs';
 import { makeImages } from './disks.mjs';
-import { boot, qemuBinary } from './qemu.mjs';
+import { boot, machineFor, qemuBinary } from './qemu.mjs';
+import { Arm64Archive, arm64Userland, missingArm64Tools } from './arm64.mjs';
 import { runHost } from './host.mjs';
 import { parseGuestOutput, tail } from './serial.mjs';
 import { which } from './sh.mjs';
@@ -24,9 +25,28 @@ export class Matrix {
     this.log = log;
     this.cache = cacheDir();
     this.work = fs.mkdtempSync(path.join(os.tmpdir(), 'dontcache-kernels-'));
-    this.apt = new AptArchive(this.cache, config.kernels.flatMap((k) => k.suites || []));
-    this.common = null;
+    this.platforms = new Map();
     this.prepared = new Map();
+  }
+
+  /**
+   * What guests of an architecture share, made once per Matrix: the apt set-up, the qemu machine (kernels.json
+   * `qemu`: one memory, CPU and disk setting for all, binary/board/CPU model/console per architecture), the
+   * userland of the initramfs and the common cpio built from it.
+   */
+  platform(arch = 'x64') {
+    if (!this.platforms.has(arch)) {
+      const suites = this.config.kernels.filter((k) => (k.arch ?? 'x64') === arch).flatMap((k) => k.suites || []);
+      const machine = machineFor(this.config.qemu, arch);
+      let p;
+      if (arch === 'x64') p = { apt: new AptArchive(this.cache, suites), userland: hostUserland };
+      else if (arch === 'arm64') {
+        const apt = new Arm64Archive(this.cache, suites);
+        p = { apt, userland: arm64Userland(this.cache, apt), missing: missingArm64Tools };
+      } else throw new Error(`unknown arch ${arch} in kernels.json`);
+      this.platforms.set(arch, { ...p, arch, machine, common: null });
+    }
+    return this.platforms.get(arch);
   }
 
   /** What guest.js gets: the mode and its lab profile (kernels.json `lab`). */
@@ -34,8 +54,8 @@ export class Matrix {
     return { mode, lab: this.config.lab?.[mode === 'ab' ? 'ab' : 'ci'] };
   }
 
-  timeoutMs(mode) {
-    return (mode === 'ab' ? this.config.ab.bootTimeoutSeconds : this.config.defaults.bootTimeoutSeconds) * 1000;
+  timeoutMs(kernel, mode) {
+    return (mode === 'ab' ? this.config.ab.bootTimeoutSeconds : kernel.bootTimeoutSeconds ?? this.config.defaults.bootTimeoutSeconds) * 1000;
   }
 
   dispose() { fs.rmSync(this.work, { recursive: true, force: true }); }
@@ -61,7 +81,7 @@ export class Matrix {
     if (process.getuid() !== 0) throw skip('the host row needs root for loop mounts');
     rec.release = os.release();
     this.log(`host: running guest.js on ${rec.release} (loop-mounted ext4 and XFS)`);
-    const r = await runHost({ work: this.work, timeoutMs: this.timeoutMs(mode), guestArgs: this.guestArgs(mode) });
+    const r = await runHost({ work: this.work, timeoutMs: this.timeoutMs(kernel, mode), guestArgs: this.guestArgs(mode) });
     this.collect(rec, r);
   }
 
@@ -76,39 +96,45 @@ export class Matrix {
   }
 
   async resolve(kernel, rec) {
-    if (!(await qemuBinary())) throw skip('qemu-system-x86_64 is not installed (run kernels/install-deps.sh)');
+    const platform = this.platform(kernel.arch);
+    const { apt, machine } = platform;
+    if (!(await qemuBinary(machine))) throw skip(`${machine.binary} is not installed (run kernels/install-deps.sh)`);
     const missing = [];
     for (const t of GUEST_TOOLS) if (!(await which(t))) missing.push(t);
     if (missing.length) throw skip(`missing host tools: ${missing.join(', ')} (run kernels/install-deps.sh)`);
+    const missingUserland = await platform.missing?.();
+    if (missingUserland) throw skip(`${missingUserland} (run kernels/install-deps.sh)`);
     let upd;
-    try { upd = await this.apt.update(); } catch (e) { throw e.unreachable ? skip(e.message) : e; }
+    try { upd = await apt.update(); } catch (e) { throw e.unreachable ? skip(e.message) : e; }
     if (upd.warning) { rec.logs.push(upd.warning); this.log(upd.warning); }
-    const { version: v, incomplete } = await this.apt.newest(kernel);
+    const { version: v, incomplete } = await apt.newest(kernel);
     // The archive holds part of a kernel (seen: trixie-backports 6.19-7.1 binaries without their modules): nothing to boot.
     if (incomplete) throw skip(`not bootable from this archive: ${incomplete}`);
     if (!v) throw new Error(`no package matching ${kernel.packages.join(' + ')} (version ${kernel.version}) in ${kernel.suites.join(', ')}`);
     let debs;
-    try { debs = await this.apt.fetch(kernel.packages.map((p) => p.replace('{V}', v))); } catch (e) { throw skip(`download failed: ${e.message}`); }
+    try { debs = await apt.fetch(kernel.packages.map((p) => p.replace('{V}', v))); } catch (e) { throw skip(`download failed: ${e.message}`); }
     rec.packages = debs.map((d) => ({ name: d.name, version: d.version, cached: d.cached }));
     this.log(`${kernel.id}: newest is ${debs.map((d) => `${d.name} ${d.version}`).join(' + ')} (${debs.every((d) => d.cached) ? 'cached' : 'downloaded'})`);
-    const tree = await kernelTree(this.cache, `${kernel.id}-${v}`, debs);
+    const tree = await kernelTree(path.dirname(apt.root), `${kernel.id}-${v}`, debs);
     return { tree, mods: moduleClosure(tree, this.config.modules), packages: rec.packages };
   }
 
   async runInQemu(kernel, rec, mode) {
     const { tree, mods, packages } = await this.prepare(kernel, rec);
+    const platform = this.platform(kernel.arch);
+    const { machine } = platform;
     rec.packages = packages;
     rec.release = tree.release;
-    rec.machine = this.config.qemu;
-    this.common ??= commonArchive(this.work);
-    const initrd = await kernelInitrd(this.work, kernel.id, await this.common, mods.order, this.guestArgs(mode));
-    const images = await makeImages(this.work, this.config.qemu.diskSizeMiB);
+    rec.machine = machine;
+    platform.common ??= commonArchive(this.work, platform.userland, `common-${platform.arch}`);
+    const initrd = await kernelInitrd(this.work, kernel.id, await platform.common, mods.order, this.guestArgs(mode));
+    const images = await makeImages(this.work, machine.diskSizeMiB);
     const logDir = path.join(this.cache, 'logs');
     fs.mkdirSync(logDir, { recursive: true });
     const logFile = path.join(logDir, `${kernel.id}${mode === 'ab' ? '-ab' : ''}.log`);
     this.log(`${kernel.id}: booting ${tree.release} for ${mode} (modules: ${mods.order.map((m) => m.name).join(' ')}); serial log ${logFile}`);
     try {
-      const r = await boot({ vmlinuz: tree.vmlinuz, initrd, images: [images.ext4, images.xfs], machine: this.config.qemu, timeoutMs: this.timeoutMs(mode), logFile });
+      const r = await boot({ vmlinuz: tree.vmlinuz, initrd, images: [images.ext4, images.xfs], machine, timeoutMs: this.timeoutMs(kernel, mode), logFile });
       if (r.note) rec.logs.push(r.note);
       this.collect(rec, r);
     } finally {

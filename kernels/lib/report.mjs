@@ -48,7 +48,9 @@ export function summarize(config, runs) {
         checks,
       };
     });
-    return { id: run.id, status: run.status, reason: run.reason, release: run.release, packages: run.packages, seconds: run.seconds, accel: run.accel, machine: run.machine, rows };
+    const pageSize = run.results.find((r) => r.check === 'page-size' && r.status === 'pass')?.observed ?? null;
+    return { id: run.id, status: run.status, reason: run.reason, release: run.release,
+      packages: run.packages, seconds: run.seconds, accel: run.accel, machine: run.machine, pageSize, rows };
   });
 }
 
@@ -64,15 +66,27 @@ function ratioText(lab, scenarios) {
   return parts.join('; ') || '–';
 }
 
+/** '2026-12-01 22:55' of an ISO date. */
+const minute = (iso) => iso.slice(0, 16).replace('T', ' ');
+
+/** The machines of the guests that ran: "x64: qemu-system-x86_64 -cpu max (-cpu host under KVM), console ttyS0; arm64: ...". */
+function machinesText(summary) {
+  const seen = new Map();
+  for (const k of summary) if (k.machine?.binary && !seen.has(k.machine.arch)) seen.set(k.machine.arch, k.machine);
+  return [...seen.values()].map((m) => `${m.arch}: ${m.binary}${m.board ? ` -M ${m.board}` : ''} -cpu ${m.cpu}${m.kvm ? ' (-cpu host under KVM)' : ''}, console ${m.console}`).join('; ');
+}
+
 export function writeReports(config, runs, { totalSeconds } = {}) {
+  const date = new Date().toISOString();
   const summary = summarize(config, runs);
-  const json = { date: new Date().toISOString(), totalSeconds, runs, summary };
+  const json = { date, totalSeconds, runs, summary };
   fs.writeFileSync(path.join(kernelsDir, 'last-run.json'), JSON.stringify(json, null, 2) + '\n');
   const q = config.qemu;
   const lab = config.lab?.ci;
+  const machines = machinesText(summary);
   const lines = [
-    `Kernel matrix, last run ${json.date.slice(0, 16).replace('T', ' ')} UTC${totalSeconds ? ` (${Math.round(totalSeconds)} s)` : ''}: \`npm run test:kernels\`. ` +
-      `Guests: one qemu machine for all (${q.cpus} vCPUs, ${q.memoryMiB} MiB, ${q.diskFormat} virtio disks, cache=${q.diskCache}, ${q.diskSizeMiB} MiB ext4 and XFS). ` +
+    `Kernel matrix, last run ${minute(date)} UTC${totalSeconds ? ` (${Math.round(totalSeconds)} s)` : ''}: \`npm run test:kernels\`. ` +
+      `Guests: the same virtual hardware for all (${q.cpus} vCPUs, ${q.memoryMiB} MiB, ${q.diskFormat} virtio disks, cache=${q.diskCache}, ${q.diskSizeMiB} MiB ext4 and XFS${machines ? `; ${machines}` : ''}). ` +
       (lab ? `Lab: ${lab.scenarios.join(', ')}; ${lab.modes.join(' vs ')}; ${lab.sizeMiB} MiB unit, ${lab.trials} trials (small: the A/B run below has the figures to quote). ` : '') +
       'Ratios are dontcache/buffered syscall p50 / p99.9 (lower: dontcache writes return sooner).',
     '',
@@ -81,7 +95,8 @@ export function writeReports(config, runs, { totalSeconds } = {}) {
   ];
   const scenarios = lab?.scenarios.filter((s) => s !== 'seq-write').concat(lab.scenarios.includes('seq-write') ? ['seq-write'] : []) ?? [];
   for (const k of summary) {
-    const version = k.release ? `${k.release}${k.accel ? ` (${k.accel === 'host' ? 'host' : `qemu ${k.accel}`})` : ''}` : '–';
+    const pages = k.pageSize && k.pageSize !== 4096 ? `, ${k.pageSize / 1024} KiB pages` : '';
+    const version = k.release ? `${k.release}${k.accel ? ` (${k.accel === 'host' ? 'host' : `qemu ${k.accel}`}${pages})` : ''}` : '–';
     if (k.status !== 'ok') {
       lines.push(`| ${k.id} | ${version} | – | ${k.status}: ${String(k.reason).replace(/\|/g, '\\|').slice(0, 200)} | | | | | | | |`);
       continue;

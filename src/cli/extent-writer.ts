@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { createDontcacheWriteStream, type DontcacheWriteStream } from '../write-stream';
+import { KEEP_DESCRIPTOR_OPEN } from '../stream-file';
 import type { CacheOption, CacheStrategy, FallbackEvent } from '../stream-options';
 
 export interface ExtentWriterOptions {
@@ -20,10 +21,13 @@ export interface ExtentWriterOptions {
   onFallback?(event: FallbackEvent): void;
 }
 
+// A file-system block (st_blksize is this on ext4 and XFS), not a page: holes are per block.
+const FALLBACK_FS_BLOCK = 4096;
+
 /** The block size to look for zeros in: the file system's I/O block, within sane bounds. */
 export function holeBlockSize(blksize: number): number {
   const pow2 = blksize > 0 && (blksize & (blksize - 1)) === 0;
-  return pow2 && blksize >= 512 && blksize <= 1024 * 1024 ? blksize : 4096;
+  return pow2 && blksize >= 512 && blksize <= 1024 * 1024 ? blksize : FALLBACK_FS_BLOCK;
 }
 
 const ftruncate = promisify(fs.ftruncate);
@@ -162,6 +166,8 @@ export class ExtentWriter {
     const stream = createDontcacheWriteStream(undefined, {
       fd: this.fd,
       autoClose: false,
+      // destroy() (abort) must not close the descriptor: ftruncate and close follow.
+      fs: KEEP_DESCRIPTOR_OPEN,
       cache,
       ...(this.options.append ? {} : { start: offset }),
     });

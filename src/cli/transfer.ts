@@ -8,6 +8,7 @@ import { constants } from '../constants';
 import { fadvise } from '../io';
 import { pageCacheState } from '../page-cache';
 import { createDontcacheReadStream } from '../read-stream';
+import { KEEP_DESCRIPTOR_OPEN } from '../stream-file';
 import type { CacheOption, CacheStrategy, FallbackEvent } from '../stream-options';
 import { choice, EXIT, type OptionSpec, type ParsedArgs, UsageError } from './args';
 import {
@@ -100,7 +101,8 @@ export interface TransferRecord {
  * of its strategy for the record.
  */
 export function fileReader(fd: number, cache: CacheOption): Pick<TransferSource, 'stream' | 'strategy'> {
-  const stream = createDontcacheReadStream(undefined, { fd, autoClose: false, highWaterMark: READ_SIZE, cache });
+  // The caller closes fd (after measuring residency): destroy() must not.
+  const stream = createDontcacheReadStream(undefined, { fd, autoClose: false, fs: KEEP_DESCRIPTOR_OPEN, highWaterMark: READ_SIZE, cache });
   return { stream, strategy: () => (stream.stats.strategy === 'pending' ? null : stream.stats.strategy) };
 }
 

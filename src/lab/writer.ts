@@ -14,7 +14,8 @@ import { openLabStream } from './stream-adapter';
 import { PLOT_FRACTIONS, type LatencyOutcome, type WriterJob, type WriterOutcome } from './job-types';
 
 const PAGE = constants.PAGE_SIZE;
-const DIRECT_ALIGN = 4096;
+// O_DIRECT needs buffers aligned to the device's logical block size; a page boundary is always one.
+const DIRECT_ALIGN = PAGE;
 
 /** Summary and plot points of a histogram. */
 export function latencyOutcome(h: LatencyHistogram): LatencyOutcome {

@@ -2,7 +2,7 @@
 import { closeSync } from 'node:fs';
 import { cachestatSync, preadv2, pwritev2, pwritev2Sync, type CacheStat } from '../io';
 import type { SystemError } from '../errors';
-import { RWF_DONTCACHE } from '../constants';
+import { RWF_DONTCACHE, constants } from '../constants';
 import { cachestatEvidence, unavailable, type CachestatReading } from './evidence';
 import type { Evidence } from './types';
 import { openScratchFile } from './scratch';
@@ -47,7 +47,8 @@ async function refusal(flagged: () => Promise<unknown>, plain: () => Promise<unk
  */
 export function empiricalReadings(fd: number, start: number): CachestatReading[] {
   const block = Buffer.alloc(EMPIRICAL_BLOCK, 0x5a);
-  const pages = EMPIRICAL_BLOCK / 4096;
+  // cachestat counts pages of the system's size (4, 16 or 64 KiB on arm64).
+  const pages = EMPIRICAL_BLOCK / constants.PAGE_SIZE;
   const readings: CachestatReading[] = [];
   for (let i = 0; i < EMPIRICAL_WRITES; i++) {
     const offset = start + i * EMPIRICAL_BLOCK;
@@ -75,7 +76,7 @@ function empiricalEvidence(fd: number, start: number): Evidence {
 export async function tryDontcache(dir: string): Promise<TrialResult> {
   const { fd } = openScratchFile(dir);
   try {
-    const page = Buffer.alloc(4096, 0x33);
+    const page = Buffer.alloc(constants.PAGE_SIZE, 0x33);
     const writeRefused = await refusal(
       () => pwritev2(fd, page, 0, RWF_DONTCACHE),
       () => pwritev2(fd, page, 0, 0),

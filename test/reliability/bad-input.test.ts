@@ -72,13 +72,16 @@ describe.skipIf(noDist !== undefined)('found by the fuzz: bad arguments that mus
     expect(child.result).toEqual({ threw: 'ERR_INVALID_ARG_TYPE' });
   });
 
-  it('createDontcacheWriteStream with a bad option throws, and neither creates the file nor leaks a descriptor', () => {
+  it('createDontcacheWriteStream with a bad option throws (or, as fs.createWriteStream for a bad mode, errors), and neither creates the file nor leaks a descriptor', () => {
     const child = childSurvives(`
       let threw;
-      try { dontcache.createDontcacheWriteStream(path.join(dir, 'w'), { mode: 'bad' }); } catch (e) { threw = e.code; }
-      setTimeout(() => done({ threw, exists: fs.existsSync(path.join(dir, 'w')), open: openFiles().filter((f) => f.endsWith('/w')) }), 300);`);
+      try { dontcache.createDontcacheWriteStream(path.join(dir, 'w'), { start: 'bad' }); } catch (e) { threw = e.code; }
+      let emitted;
+      const s = dontcache.createDontcacheWriteStream(path.join(dir, 'w'), { mode: 'bad' });
+      s.on('error', (e) => (emitted = e.code));
+      setTimeout(() => done({ threw, emitted, exists: fs.existsSync(path.join(dir, 'w')), open: openFiles().filter((f) => f.endsWith('/w')) }), 300);`);
     expect(child.status).toBe(0);
-    expect(child.result).toEqual({ threw: 'ERR_INVALID_ARG_TYPE', exists: false, open: [] });
+    expect(child.result).toEqual({ threw: 'ERR_INVALID_ARG_TYPE', emitted: 'ERR_INVALID_ARG_VALUE', exists: false, open: [] });
   });
 
   it('raw sync functions share no state: a failure comes back as [errno, bytes, ns, calls]', () => {
