@@ -30,7 +30,9 @@ export function summarize(config, runs) {
     const rows = FS.map((fs) => {
       const res = run.results.filter((r) => r.fs === fs);
       const get = (c) => res.find((r) => r.check === c);
-      const checks = Object.fromEntries(config.checks.map((c) => [c, run.status === 'ok' ? judge(c, get(c), run.expect[fs], res).verdict : run.status === 'skipped' ? 'skip' : 'fail']));
+      // A check added after an earlier run (kept in the report, see writeReports) was not run there: not a failure.
+      const verdict = (c) => (run.earlier && !get(c) ? 'not run' : judge(c, get(c), run.expect[fs], res).verdict);
+      const checks = Object.fromEntries(config.checks.map((c) => [c, run.status === 'ok' ? verdict(c) : run.status === 'skipped' ? 'skip' : 'fail']));
       const probe = get('probe');
       const raw = get('writeback-after-dontcache');
       const auto = get('stream-auto'), dc = get('stream-dontcache');
@@ -49,7 +51,7 @@ export function summarize(config, runs) {
       };
     });
     const pageSize = run.results.find((r) => r.check === 'page-size' && r.status === 'pass')?.observed ?? null;
-    return { id: run.id, status: run.status, reason: run.reason, release: run.release,
+    return { id: run.id, date: run.date ?? null, earlier: Boolean(run.earlier), status: run.status, reason: run.reason, release: run.release,
       packages: run.packages, seconds: run.seconds, accel: run.accel, machine: run.machine, pageSize, rows };
   });
 }
@@ -66,6 +68,25 @@ function ratioText(lab, scenarios) {
   return parts.join('; ') || '–';
 }
 
+const LAST_RUN = path.join(kernelsDir, 'last-run.json');
+
+/**
+ * This run's records (stamped `date`) and, for kernels of kernels.json it did not run, their records from the
+ * previous report `last` (marked `earlier`, with the date they ran), in kernels.json order: a run of some
+ * kernels (DONTCACHE_KERNELS, --only) keeps the other kernels' rows.
+ */
+export function mergeRuns(config, runs, last, date) {
+  const ran = new Set(runs.map((r) => r.id));
+  const kept = (last?.runs ?? []).filter((r) => !ran.has(r.id) && config.kernels.some((k) => k.id === r.id))
+    .map((r) => ({ ...r, date: r.date ?? last.date, earlier: true }));
+  const order = (r) => config.kernels.findIndex((k) => k.id === r.id);
+  return [...runs.map((r) => ({ ...r, date, earlier: false })), ...kept].sort((a, b) => order(a) - order(b));
+}
+
+function lastReport() {
+  try { return JSON.parse(fs.readFileSync(LAST_RUN, 'utf8')); } catch { return null; }
+}
+
 /** '2026-12-01 22:55' of an ISO date. */
 const minute = (iso) => iso.slice(0, 16).replace('T', ' ');
 
@@ -76,16 +97,23 @@ function machinesText(summary) {
   return [...seen.values()].map((m) => `${m.arch}: ${m.binary}${m.board ? ` -M ${m.board}` : ''} -cpu ${m.cpu}${m.kvm ? ' (-cpu host under KVM)' : ''}, console ${m.console}`).join('; ');
 }
 
+/**
+ * kernels/last-run.{json,md} from this run's records plus the rows of kernels it did not run (kept from the
+ * previous report, with their date); README's table when every kernel of kernels.json has a row.
+ */
 export function writeReports(config, runs, { totalSeconds } = {}) {
   const date = new Date().toISOString();
-  const summary = summarize(config, runs);
-  const json = { date, totalSeconds, runs, summary };
-  fs.writeFileSync(path.join(kernelsDir, 'last-run.json'), JSON.stringify(json, null, 2) + '\n');
+  const all = mergeRuns(config, runs, lastReport(), date);
+  const summary = summarize(config, all);
+  const json = { date, totalSeconds, ran: runs.map((r) => r.id), runs: all, summary };
+  fs.writeFileSync(LAST_RUN, JSON.stringify(json, null, 2) + '\n');
   const q = config.qemu;
   const lab = config.lab?.ci;
   const machines = machinesText(summary);
+  const kept = summary.filter((k) => k.earlier);
   const lines = [
-    `Kernel matrix, last run ${minute(date)} UTC${totalSeconds ? ` (${Math.round(totalSeconds)} s)` : ''}: \`npm run test:kernels\`. ` +
+    `Kernel matrix, last run ${minute(date)} UTC${totalSeconds ? ` (${Math.round(totalSeconds)} s)` : ''}: \`npm run test:kernels\`` +
+      (kept.length ? ` of ${runs.map((r) => r.id).join(', ')}; the other rows are from earlier runs (their date beside the kernel). ` : '. ') +
       `Guests: the same virtual hardware for all (${q.cpus} vCPUs, ${q.memoryMiB} MiB, ${q.diskFormat} virtio disks, cache=${q.diskCache}, ${q.diskSizeMiB} MiB ext4 and XFS${machines ? `; ${machines}` : ''}). ` +
       (lab ? `Lab: ${lab.scenarios.join(', ')}; ${lab.modes.join(' vs ')}; ${lab.sizeMiB} MiB unit, ${lab.trials} trials (small: the A/B run below has the figures to quote). ` : '') +
       'Ratios are dontcache/buffered syscall p50 / p99.9 (lower: dontcache writes return sooner).',
@@ -97,22 +125,23 @@ export function writeReports(config, runs, { totalSeconds } = {}) {
   for (const k of summary) {
     const pages = k.pageSize && k.pageSize !== 4096 ? `, ${k.pageSize / 1024} KiB pages` : '';
     const version = k.release ? `${k.release}${k.accel ? ` (${k.accel === 'host' ? 'host' : `qemu ${k.accel}`}${pages})` : ''}` : '–';
+    const id = k.earlier ? `${k.id} (run ${k.date ? minute(k.date) : '?'})` : k.id;
     if (k.status !== 'ok') {
-      lines.push(`| ${k.id} | ${version} | – | ${k.status}: ${String(k.reason).replace(/\|/g, '\\|').slice(0, 200)} | | | | | | | |`);
+      lines.push(`| ${id} | ${version} | – | ${k.status}: ${String(k.reason).replace(/\|/g, '\\|').slice(0, 200)} | | | | | | | |`);
       continue;
     }
     for (const r of k.rows) {
       const counts = Object.values(r.checks).reduce((a, v) => ({ ...a, [v]: (a[v] || 0) + 1 }), {});
-      const c = ['pass', 'fail', 'skip'].filter((v) => counts[v]).map((v) => `${counts[v]} ${v}`).join(', ');
-      lines.push(`| ${k.id} | ${version} | ${r.fs} | ${r.probe ?? '(not run)'} | ${labText(r.lab)} | ${ratioText(r.lab, scenarios)} | ${overwriteText(r.overwrite)} | ${r.raw ?? '–'} | ${r.streamAuto} / ${r.streamDontcache} | ${pct(r.residency[0])} / ${pct(r.residency[1])} | ${c} |`);
+      const c = ['pass', 'fail', 'skip', 'not run'].filter((v) => counts[v]).map((v) => `${counts[v]} ${v}`).join(', ');
+      lines.push(`| ${id} | ${version} | ${r.fs} | ${r.probe ?? '(not run)'} | ${labText(r.lab)} | ${ratioText(r.lab, scenarios)} | ${overwriteText(r.overwrite)} | ${r.raw ?? '–'} | ${r.streamAuto} / ${r.streamDontcache} | ${pct(r.residency[0])} / ${pct(r.residency[1])} | ${c} |`);
     }
   }
   fs.writeFileSync(path.join(kernelsDir, 'last-run.md'), lines.join('\n') + '\n');
-  if (config.kernels.every((k) => runs.some((r) => r.id === k.id))) updateReadme(MATRIX_MARKERS, lines);
+  if (config.kernels.every((k) => all.some((r) => r.id === k.id))) updateReadme(MATRIX_MARKERS, lines);
   return summary;
 }
 
-const MATRIX_MARKERS = ['<!-- kernels-table:begin (generated by npm run test:kernels from a full run) -->', '<!-- kernels-table:end -->'];
+const MATRIX_MARKERS = ['<!-- kernels-table:begin (generated by npm run test:kernels: every kernel of kernels.json, the latest run of each) -->', '<!-- kernels-table:end -->'];
 const AB_MARKERS = ['<!-- kernels-ab:begin (generated by npm run test:kernels:ab from a full run) -->', '<!-- kernels-ab:end -->'];
 
 /** Puts generated lines into README.md between a pair of markers. */
