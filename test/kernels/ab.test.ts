@@ -14,6 +14,7 @@ interface Movement { fs: string; scenario?: string; figure?: string; status: str
 interface Ab {
   spread(v: number[]): Spread | null;
   summarizeAb(config: unknown, r: unknown): { rows: Row[]; movement: Movement[] };
+  runAbRounds(matrix: unknown, o?: { rounds?: number }): Promise<{ boots: unknown[] }>;
   abConclusion(s: unknown): string;
 }
 
@@ -92,5 +93,18 @@ describe('A/B summary', () => {
     const s = ab.summarizeAb({}, { boots: [boot('old', 1, 'inline-flush', 3)], skipped: {}, rounds: 1, kernels: ['old'] });
     expect(s.movement[0]).toMatchObject({ status: 'not measured' });
     expect(ab.abConclusion(s)).toMatch(/nothing to compare/);
+  });
+
+  it('boots kernels of one architecture only, and only kernels that kernels.json lists', async () => {
+    const booted: string[] = [];
+    const matrix = (ids: string[]) => ({
+      config: { ab: { kernels: ids, rounds: 1 }, kernels: [{ id: 'x' }, { id: 'y' }, { id: 'arm', arch: 'arm64' }] },
+      run: async (k: { id: string }) => { booted.push(k.id); return { id: k.id, status: 'skipped', reason: 'test' }; },
+    });
+    await expect(ab.runAbRounds(matrix(['x', 'arm']))).rejects.toThrow(/mixes x64 and arm64 guests/);
+    await expect(ab.runAbRounds(matrix(['x', 'nope']))).rejects.toThrow(/names nope, which is not in kernels/);
+    expect(booted).toEqual([]);
+    await ab.runAbRounds(matrix(['x', 'y']));
+    expect(booted).toEqual(['x', 'y']);
   });
 });
