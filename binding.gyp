@@ -10,7 +10,7 @@
       "xcode_settings": {"GCC_ENABLE_CPP_EXCEPTIONS": "YES"},
       "conditions": [
         ["OS=='linux'", {
-          "sources": ["native/binding.cc", "native/args.cc", "native/workers.cc", "native/io.cc", "native/constants.cc"]
+          "sources": ["native/binding.cc", "native/args.cc", "native/ops.cc", "native/workers.cc", "native/io.cc", "native/constants.cc"]
         }, {
           "sources": ["native/stub.cc"]
         }],

@@ -8,40 +8,71 @@ namespace {
 
 constexpr double kMaxSafeInteger = 9007199254740991.0;
 
+// Node's ERR_OUT_OF_RANGE shows big integers with separators: 9_007_199_254_740_992.
+std::string WithSeparators(std::string digits) {
+  size_t start = digits[0] == '-' ? 1 : 0;
+  for (size_t i = digits.size(); i > start + 3; i -= 3) digits.insert(i - 3, "_");
+  return digits;
+}
+
+// What Node's errors say after "Received" (the value itself; converting a number or a
+// bigint to a string runs no user code).
 std::string Received(const Napi::Value& v) {
   switch (v.Type()) {
-    case napi_undefined: return "Received undefined";
-    case napi_null: return "Received null";
-    case napi_boolean: return std::string("Received type boolean (") + (v.As<Napi::Boolean>() ? "true" : "false") + ")";
-    case napi_number: return "Received type number (" + v.ToString().Utf8Value() + ")";
-    case napi_string: return "Received type string";
-    case napi_symbol: return "Received type symbol";
-    case napi_bigint: return "Received type bigint (" + v.ToString().Utf8Value() + "n)";
-    case napi_function: return "Received function";
-    default: return "Received an instance of " + (v.IsArray() ? std::string("Array") : std::string("Object"));
+    case napi_undefined: return "undefined";
+    case napi_null: return "null";
+    case napi_boolean: return std::string("type boolean (") + (v.As<Napi::Boolean>() ? "true" : "false") + ")";
+    case napi_number: return "type number (" + v.ToString().Utf8Value() + ")";
+    case napi_string: {
+      std::string s = v.As<Napi::String>().Utf8Value();
+      return "type string ('" + (s.size() > 25 ? s.substr(0, 25) + "..." : s) + "')";
+    }
+    case napi_symbol: return "type symbol";
+    case napi_bigint: return "type bigint (" + v.ToString().Utf8Value() + "n)";
+    case napi_function: return "function";
+    default: return std::string("an instance of ") + (v.IsArray() ? "Array" : "Object");
   }
 }
 
-[[noreturn]] void ThrowType(const Napi::Value& v, const char* name, const char* expected) {
-  auto err = Napi::TypeError::New(v.Env(), std::string("The \"") + name + "\" argument must be " +
-                                               expected + ". " + Received(v));
-  err.Set("code", "ERR_INVALID_ARG_TYPE");
-  throw err;
+std::string ReceivedNumber(const Napi::Value& v) {
+  std::string s = v.ToString().Utf8Value();
+  if (v.IsBigInt()) {
+    bool lossless = false;
+    int64_t n = v.As<Napi::BigInt>().Int64Value(&lossless);
+    return (!lossless || n > 4294967296 || n < -4294967296 ? WithSeparators(s) : s) + "n";
+  }
+  double d = v.As<Napi::Number>().DoubleValue();
+  return std::trunc(d) == d && std::fabs(d) > 4294967296.0 ? WithSeparators(s) : s;
 }
 
-[[noreturn]] void ThrowRange(const Napi::Value& v, const char* name, const char* range) {
-  auto err = Napi::RangeError::New(v.Env(), std::string("The value of \"") + name +
-                                                "\" is out of range. It must be " + range +
-                                                ". Received " + v.ToString().Utf8Value() +
-                                                (v.IsBigInt() ? "n" : ""));
-  err.Set("code", "ERR_OUT_OF_RANGE");
-  throw err;
+Napi::Error WithCode(Napi::Error error, const char* code) {
+  error.Set("code", code);
+  return error;
 }
 
-double ArgInteger(const Napi::Value& v, const char* name, double min, double max, const char* range) {
+[[noreturn]] void ThrowType(const Napi::Value& v, const std::string& name, const char* expected) {
+  throw WithCode(Napi::TypeError::New(v.Env(), "The \"" + name + "\" argument must be " + expected + ". Received " + Received(v)),
+                 "ERR_INVALID_ARG_TYPE");
+}
+
+[[noreturn]] void ThrowRange(const Napi::Value& v, const char* name, const std::string& range) {
+  throw WithCode(Napi::RangeError::New(v.Env(), std::string("The value of \"") + name + "\" is out of range. It must be " +
+                                                    range + ". Received " + ReceivedNumber(v)),
+                 "ERR_OUT_OF_RANGE");
+}
+
+std::string Range(double min, double max) {
+  char text[64];
+  snprintf(text, sizeof text, ">= %.0f && <= %.0f", min, max);
+  return text;
+}
+
+// An integer Number in [min, max], checked as Node's validateInteger does.
+double ArgInteger(const Napi::Value& v, const char* name, double min, double max) {
   if (!v.IsNumber()) ThrowType(v, name, "of type number");
   double d = v.As<Napi::Number>().DoubleValue();
-  if (std::isnan(d) || std::trunc(d) != d || d < min || d > max) ThrowRange(v, name, range);
+  if (!std::isfinite(d) || std::trunc(d) != d) ThrowRange(v, name, "an integer");
+  if (d < min || d > max) ThrowRange(v, name, Range(min, max));
   return d;
 }
 
@@ -58,96 +89,104 @@ size_t ElementSize(napi_typedarray_type type) {
     case napi_float64_array:
     case napi_bigint64_array:
     case napi_biguint64_array: return 8;
-    default: return 0;  // a kind newer than these headers: ask the engine
+    default: break;
   }
+  // Float16Array (Node 24+) is the kind after BigUint64Array; these headers predate it.
+  return type == napi_biguint64_array + 1 ? 2 : 0;
 }
 
-void AppendView(napi_env env, napi_value value, std::vector<iovec>& iov, bool* ok) {
-  bool is = false;
-  void* data = nullptr;
-  size_t length = 0;
-  napi_is_typedarray(env, value, &is);
-  if (is) {
-    napi_typedarray_type type;
-    size_t count;
-    napi_value ab;
-    size_t offset;
-    NAPI_THROW_IF_FAILED_VOID(env, napi_get_typedarray_info(env, value, &type, &count, &data, &ab, &offset));
-    size_t size = ElementSize(type);
-    if (size != 0) {
-      length = count * size;
-    } else {
-      length = static_cast<size_t>(Napi::Value(env, value).As<Napi::Object>().Get("byteLength").ToNumber().Int64Value());
-    }
-  } else {
-    napi_is_dataview(env, value, &is);
-    if (!is) {
-      *ok = false;
-      return;
-    }
-    napi_value ab;
-    size_t offset;
-    NAPI_THROW_IF_FAILED_VOID(env, napi_get_dataview_info(env, value, &length, &data, &ab, &offset));
-  }
-  // A detached buffer reports length 0 and a null pointer: nothing to transfer.
-  iov.push_back({data, data ? length : 0});
-  *ok = true;
+bool IsView(napi_env env, napi_value v) {
+  bool typed = false, dataview = false;
+  NAPI_THROW_IF_FAILED(env, napi_is_typedarray(env, v, &typed), false);
+  if (!typed) NAPI_THROW_IF_FAILED(env, napi_is_dataview(env, v, &dataview), false);
+  return typed || dataview;
 }
 
 }  // namespace
 
-int ArgFd(const Napi::Value& v) {
-  return static_cast<int>(ArgInteger(v, "fd", 0, 2147483647.0, ">= 0 && <= 2147483647"));
-}
+int ArgFd(const Napi::Value& v) { return static_cast<int>(ArgInteger(v, "fd", 0, 2147483647.0)); }
 
 int64_t ArgOffset(const Napi::Value& v, const char* name, bool allow_current) {
   const double min = allow_current ? -1 : 0;
-  const char* range = allow_current ? ">= -1 && <= 9223372036854775807" : ">= 0 && <= 9223372036854775807";
   if (allow_current && (v.IsNull() || v.IsUndefined())) return -1;
   if (v.IsBigInt()) {
     bool lossless = false;
     int64_t n = v.As<Napi::BigInt>().Int64Value(&lossless);
-    if (!lossless || n < min) ThrowRange(v, name, range);
+    if (!lossless || n < min) ThrowRange(v, name, allow_current ? ">= -1 && <= 9223372036854775807" : ">= 0 && <= 9223372036854775807");
     return n;
   }
   if (!v.IsNumber()) ThrowType(v, name, "of type number or bigint");
-  return static_cast<int64_t>(ArgInteger(v, name, min, kMaxSafeInteger, range));
+  // A Number is exact only up to 2^53 - 1: the range says so (a bigint goes further).
+  return static_cast<int64_t>(ArgInteger(v, name, min, kMaxSafeInteger));
 }
 
 uint32_t ArgUint32(const Napi::Value& v, const char* name) {
-  return static_cast<uint32_t>(ArgInteger(v, name, 0, 4294967295.0, ">= 0 && <= 4294967295"));
+  return static_cast<uint32_t>(ArgInteger(v, name, 0, 4294967295.0));
 }
 
 int32_t ArgInt32(const Napi::Value& v, const char* name) {
-  return static_cast<int32_t>(ArgInteger(v, name, -2147483648.0, 2147483647.0, ">= -2147483648 && <= 2147483647"));
+  return static_cast<int32_t>(ArgInteger(v, name, -2147483648.0, 2147483647.0));
 }
 
-void ArgBuffers(const Napi::Value& v, std::vector<iovec>& iov, Napi::Value* keep_alive) {
-  constexpr const char* kExpected = "an instance of Buffer, TypedArray, DataView or an Array of them";
+void ArgCallback(const Napi::Value& v) {
+  if (!v.IsFunction()) ThrowType(v, "callback", "of type function");
+}
+
+void ArgViews(const Napi::Value& v, const char* name, Views& views) {
   napi_env env = v.Env();
-  bool ok = false;
   if (v.IsArray()) {
     Napi::Array array = v.As<Napi::Array>();
     uint32_t n = array.Length();
-    iov.reserve(n);
-    Napi::Array copy;
-    if (keep_alive) *keep_alive = copy = Napi::Array::New(env, n);
+    if (n > kMaxBuffers) {
+      ThrowRange(Napi::Number::New(env, n), (std::string(name) + ".length").c_str(), "<= " + std::to_string(kMaxBuffers));
+    }
+    // Read one element at a time (a getter may change the array; a hole is an error at
+    // once), never sized from the length up front.
     for (uint32_t i = 0; i < n; i++) {
       Napi::Value item = array.Get(i);
-      AppendView(env, item, iov, &ok);
-      if (!ok) ThrowType(item, ("buffers[" + std::to_string(i) + "]").c_str(), "an instance of Buffer, TypedArray or DataView");
-      if (keep_alive) copy.Set(i, item);
+      if (!IsView(env, item)) {
+        ThrowType(item, std::string(name) + "[" + std::to_string(i) + "]", "an instance of Buffer, TypedArray or DataView");
+      }
+      views.push_back(item);
     }
     return;
   }
-  if (v.IsObject()) AppendView(env, v, iov, &ok);
-  if (!ok) ThrowType(v, "buffers", kExpected);
-  if (keep_alive) *keep_alive = v;
+  if (!v.IsObject() || !IsView(env, v)) ThrowType(v, name, "an instance of Buffer, TypedArray, DataView or an Array of them");
+  views.push_back(v);
 }
 
-Napi::Function ArgCallback(const Napi::Value& v) {
-  if (!v.IsFunction()) ThrowType(v, "callback", "of type function");
-  return v.As<Napi::Function>();
+napi_value ArgView(const Napi::Value& v, const char* name) {
+  if (!v.IsObject() || !IsView(v.Env(), v)) ThrowType(v, name, "an instance of Buffer, TypedArray or DataView");
+  return v;
+}
+
+iovec ViewMemory(napi_env env, napi_value view) {
+  bool typed = false;
+  void* data = nullptr;
+  size_t length = 0;
+  NAPI_THROW_IF_FAILED(env, napi_is_typedarray(env, view, &typed), iovec{});
+  if (typed) {
+    napi_typedarray_type type;
+    size_t count = 0;
+    NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, view, &type, &count, &data, nullptr, nullptr), iovec{});
+    size_t size = ElementSize(type);
+    if (size == 0) ThrowType(Napi::Value(env, view), "buffers", "a kind of TypedArray this addon knows");
+    length = count * size;
+  } else {
+    NAPI_THROW_IF_FAILED(env, napi_get_dataview_info(env, view, &length, &data, nullptr, nullptr), iovec{});
+  }
+  // A detached buffer reports a null pointer: nothing to transfer.
+  return {data, data ? length : 0};
+}
+
+void ViewMemory(napi_env env, const Views& views, Iovecs& iov) {
+  for (size_t i = 0; i < views.size(); i++) iov.push_back(ViewMemory(env, views[i]));
+}
+
+void ThrowInvalidValue(const Napi::Value& v, const char* name, const char* reason) {
+  throw WithCode(Napi::RangeError::New(v.Env(), std::string("The argument '") + name + "' " + reason + ". Received " +
+                                                    v.ToString().Utf8Value()),
+                 "ERR_INVALID_ARG_VALUE");
 }
 
 }  // namespace dontcache

@@ -1,181 +1,124 @@
-// Module init: the exported functions (async with a callback, and *Sync) and constants.
-#include <fcntl.h>
-#include <limits.h>
+// Module init and the exported functions: async ones take a callback, *Sync ones run
+// inline. Every entry from JavaScript goes through Entry (see ThrowAsJavaScript).
 #include <napi.h>
 #include <stdint.h>
-#include <sys/uio.h>
-#include <unistd.h>
+
+#include <exception>
+#include <memory>
+#include <new>
 
 #include "args.h"
 #include "constants.h"
-#include "io.h"
+#include "ops.h"
 #include "workers.h"
 
 namespace dontcache {
 namespace {
 
-struct Prepared {
-  Operation op;
-  Napi::Value keep_alive;
-};
-
-// fd, buffers, position, flags: the arguments of pwritev2 and preadv2.
-struct RwArgs {
-  int fd = -1;
-  std::vector<iovec> iov;
-  int64_t position = -1;
-  int flags = 0;
-};
-
-void ParseRw(const Napi::CallbackInfo& info, RwArgs& args, Napi::Value* keep_alive = nullptr) {
-  args.fd = ArgFd(info[0]);
-  ArgBuffers(info[1], args.iov, keep_alive);
-  args.position = ArgOffset(info[2], "position", true);
-  args.flags = static_cast<int>(ArgUint32(info[3], "flags"));
+// Makes the C++ exception being handled the pending JavaScript exception, and throws
+// nothing itself. node-addon-api's own wrapper throws again when napi_throw fails, and
+// napi_throw fails whenever the environment can run no more JavaScript: a worker being
+// terminated while it loads the addon or is inside a call. That second throw escaped
+// into std::terminate and aborted the whole process. Here the error is dropped instead:
+// the JavaScript it was meant for is being stopped anyway.
+void ThrowAsJavaScript(napi_env env) noexcept {
+  try {
+    try {
+      throw;
+    } catch (const Napi::Error& e) {
+      napi_throw(env, e.Value());
+    } catch (const std::bad_alloc&) {
+      napi_throw_range_error(env, "ERR_MEMORY_ALLOCATION_FAILED", "Failed to allocate memory for the arguments");
+    } catch (const std::exception& e) {
+      napi_throw_error(env, "ERR_INTERNAL_ASSERTION", e.what());
+    } catch (...) {
+      napi_throw_error(env, "ERR_INTERNAL_ASSERTION", "unknown C++ exception");
+    }
+  } catch (...) {
+    // Building the error failed too (no memory, or the environment is going away).
+  }
 }
 
-// The sync calls reuse one argument block per thread, so the hot path allocates nothing.
-RwArgs& SyncRwArgs() {
-  static thread_local RwArgs args;
-  args.iov.clear();
-  return args;
+using Method = napi_value (*)(const Napi::CallbackInfo&);
+
+template <Method method>
+napi_value Entry(napi_env env, napi_callback_info cbinfo) noexcept {
+  try {
+    Napi::CallbackInfo info(env, cbinfo);
+    return method(info);
+  } catch (...) {
+    ThrowAsJavaScript(env);
+    return nullptr;
+  }
 }
 
-Prepared PrepareWrite(const Napi::CallbackInfo& info) {
-  RwArgs args;
-  Napi::Value keep_alive;
-  ParseRw(info, args, &keep_alive);
-  return {[args = std::move(args)]() mutable { return Outcome{WriteAll(args.fd, args.iov, args.position, args.flags)}; },
-          keep_alive};
+// Each call parses into a Request of its own (on the stack), so a call made from inside
+// another one, by an element getter of its buffers array, cannot change the outer one.
+template <Parser parse>
+napi_value Sync(const Napi::CallbackInfo& info) {
+  Request request;
+  Views views;
+  parse(info, request, views);
+  return SyncResult(info.Env(), Run(request));
 }
 
-Prepared PrepareRead(const Napi::CallbackInfo& info) {
-  RwArgs args;
-  Napi::Value keep_alive;
-  ParseRw(info, args, &keep_alive);
-  return {[args = std::move(args)]() { return Outcome{ReadOnce(args.fd, args.iov, args.position, args.flags)}; },
-          keep_alive};
-}
-
-Napi::Value WriteSync(const Napi::CallbackInfo& info) {
-  RwArgs& args = SyncRwArgs();
-  ParseRw(info, args);
-  return SyncResult(info.Env(), Outcome{WriteAll(args.fd, args.iov, args.position, args.flags)});
-}
-
-Napi::Value ReadSync(const Napi::CallbackInfo& info) {
-  RwArgs& args = SyncRwArgs();
-  ParseRw(info, args);
-  return SyncResult(info.Env(), Outcome{ReadOnce(args.fd, args.iov, args.position, args.flags)});
-}
-
-Prepared PrepareFsync(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info[0]);
-  bool data_only = info[1].ToBoolean();
-  return {[fd, data_only]() { return Outcome{Fsync(fd, data_only)}; }, info.Env().Undefined()};
-}
-
-Prepared PrepareSyncFileRange(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info[0]);
-  int64_t offset = ArgOffset(info[1], "offset", false);
-  int64_t nbytes = ArgOffset(info[2], "nbytes", false);
-  uint32_t flags = ArgUint32(info[3], "flags");
-  return {[=]() { return Outcome{SyncFileRange(fd, offset, nbytes, flags)}; }, info.Env().Undefined()};
-}
-
-Prepared PrepareFadvise(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info[0]);
-  int64_t offset = ArgOffset(info[1], "offset", false);
-  int64_t length = ArgOffset(info[2], "length", false);
-  int32_t advice = ArgInt32(info[3], "advice");
-  return {[=]() { return Outcome{Fadvise(fd, offset, length, advice)}; }, info.Env().Undefined()};
-}
-
-Prepared PrepareCacheStat(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info[0]);
-  uint64_t offset = static_cast<uint64_t>(ArgOffset(info[1], "offset", false));
-  uint64_t length = static_cast<uint64_t>(ArgOffset(info[2], "length", false));
-  return {[=]() {
-            CacheStat cs = {};
-            Outcome out{CacheStatRange(fd, offset, length, &cs)};
-            double values[] = {double(cs.cache), double(cs.dirty), double(cs.writeback), double(cs.evicted),
-                               double(cs.recently_evicted)};
-            std::copy(values, values + 5, out.extra);
-            out.extra_count = 5;
-            return out;
-          },
-          info.Env().Undefined()};
-}
-
-Prepared PrepareResidency(const Napi::CallbackInfo& info) {
-  int fd = ArgFd(info[0]);
-  uint64_t offset = static_cast<uint64_t>(ArgOffset(info[1], "offset", false));
-  uint64_t length = static_cast<uint64_t>(ArgOffset(info[2], "length", false));
-  return {[=]() {
-            uint64_t resident = 0, pages = 0;
-            Outcome out{Residency(fd, offset, length, &resident, &pages)};
-            out.extra[0] = static_cast<double>(resident);
-            out.extra[1] = static_cast<double>(pages);
-            out.extra_count = 2;
-            return out;
-          },
-          info.Env().Undefined()};
-}
-
-using Preparer = Prepared (*)(const Napi::CallbackInfo&);
-
-template <Preparer prepare, size_t callback_index>
-Napi::Value Async(const Napi::CallbackInfo& info) {
-  Prepared p = prepare(info);
-  QueueAsync(info.Env(), ArgCallback(info[callback_index]), p.keep_alive, std::move(p.op));
-  return info.Env().Undefined();
-}
-
-template <Preparer prepare>
-Napi::Value Sync(const Napi::CallbackInfo& info) {
-  return SyncResult(info.Env(), prepare(info).op());
+// The callback is checked here, after the other arguments, as Node's fs does. The
+// package's callback forms pass the caller's callback (checked) and then the function
+// that turns the raw outcome into their (error, bytes, ...) call, which is called instead.
+template <Parser parse>
+napi_value Async(const Napi::CallbackInfo& info) {
+  auto request = std::make_unique<Request>();
+  Views views;
+  size_t callback = parse(info, *request, views);
+  ArgCallback(info[callback]);
+  Napi::Value complete = info[callback + 1].IsFunction() ? info[callback + 1] : info[callback];
+  QueueAsync(info.Env(), complete, views, std::move(request));
+  return nullptr;
 }
 
 // Bytes to skip from the start of view so that the rest starts on an address that is
 // a multiple of alignment (for O_DIRECT buffers).
-Napi::Value AlignmentOffset(const Napi::CallbackInfo& info) {
-  std::vector<iovec> iov;
-  ArgBuffers(info[0], iov);
+napi_value AlignmentOffset(const Napi::CallbackInfo& info) {
+  napi_value view = ArgView(info[0], "view");
   uint32_t alignment = ArgUint32(info[1], "alignment");
-  if (iov.size() != 1 || alignment == 0 || (alignment & (alignment - 1)) != 0) {
-    throw Napi::RangeError::New(info.Env(), "alignmentOffset expects one buffer and a power-of-two alignment");
-  }
-  uintptr_t address = reinterpret_cast<uintptr_t>(iov[0].iov_base);
+  if (alignment == 0 || (alignment & (alignment - 1)) != 0) ThrowInvalidValue(info[1], "alignment", "must be a power of two");
+  uintptr_t address = reinterpret_cast<uintptr_t>(ViewMemory(info.Env(), view).iov_base);
   return Napi::Number::New(info.Env(), static_cast<double>((alignment - address % alignment) % alignment));
 }
 
-void Export(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback fn) {
-  exports.Set(name, Napi::Function::New(env, fn, name));
+napi_property_descriptor Export(const char* name, napi_callback fn) {
+  return {name, nullptr, fn, nullptr, nullptr, nullptr, napi_default_jsproperty, nullptr};
 }
 
-Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  Export(env, exports, "pwritev2", Async<PrepareWrite, 4>);
-  Export(env, exports, "pwritev2Sync", WriteSync);
-  Export(env, exports, "preadv2", Async<PrepareRead, 4>);
-  Export(env, exports, "preadv2Sync", ReadSync);
-  Export(env, exports, "fsync", Async<PrepareFsync, 2>);
-  Export(env, exports, "fsyncSync", Sync<PrepareFsync>);
-  Export(env, exports, "syncFileRange", Async<PrepareSyncFileRange, 4>);
-  Export(env, exports, "syncFileRangeSync", Sync<PrepareSyncFileRange>);
-  Export(env, exports, "fadvise", Async<PrepareFadvise, 4>);
-  Export(env, exports, "fadviseSync", Sync<PrepareFadvise>);
-  Export(env, exports, "cachestat", Async<PrepareCacheStat, 3>);
-  Export(env, exports, "cachestatSync", Sync<PrepareCacheStat>);
-  Export(env, exports, "residency", Async<PrepareResidency, 3>);
-  Export(env, exports, "residencySync", Sync<PrepareResidency>);
-  Export(env, exports, "alignmentOffset", AlignmentOffset);
-  exports.Set("constants", MakeConstants(env));
-  return exports;
+napi_value Init(napi_env env, napi_value exports) noexcept {
+  try {
+    const napi_property_descriptor methods[] = {
+        Export("pwritev2", Entry<Async<ParseWrite>>),
+        Export("pwritev2Sync", Entry<Sync<ParseWrite>>),
+        Export("preadv2", Entry<Async<ParseRead>>),
+        Export("preadv2Sync", Entry<Sync<ParseRead>>),
+        Export("fsync", Entry<Async<ParseFsync>>),
+        Export("fsyncSync", Entry<Sync<ParseFsync>>),
+        Export("syncFileRange", Entry<Async<ParseSyncFileRange>>),
+        Export("syncFileRangeSync", Entry<Sync<ParseSyncFileRange>>),
+        Export("fadvise", Entry<Async<ParseFadvise>>),
+        Export("fadviseSync", Entry<Sync<ParseFadvise>>),
+        Export("cachestat", Entry<Async<ParseCacheStat>>),
+        Export("cachestatSync", Entry<Sync<ParseCacheStat>>),
+        Export("residency", Entry<Async<ParseResidency>>),
+        Export("residencySync", Entry<Sync<ParseResidency>>),
+        Export("alignmentOffset", Entry<AlignmentOffset>),
+    };
+    NAPI_THROW_IF_FAILED(env, napi_define_properties(env, exports, std::size(methods), methods), nullptr);
+    Napi::Object(env, exports).Set("constants", MakeConstants(Napi::Env(env)));
+    return exports;
+  } catch (...) {
+    ThrowAsJavaScript(env);
+    return nullptr;
+  }
 }
 
 }  // namespace
 }  // namespace dontcache
 
-static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return dontcache::Init(env, exports); }
-
-NODE_API_MODULE(dontcache, InitModule)
+NAPI_MODULE(NODE_GYP_MODULE_NAME, dontcache::Init)

@@ -5,6 +5,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "io.h"
 
 // The kernel's values (include/uapi/linux/fs.h); older libc headers lack the newer ones.
@@ -65,6 +66,7 @@ Napi::Object MakeConstants(Napi::Env env) {
   // 0x7ffff000 with 4 KiB pages, 0x7fffc000 with 16 KiB, 0x7fff0000 with 64 KiB.
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   set("MAX_BYTES_PER_CALL", static_cast<double>(kMaxBytesPerCall & ~(page - 1)));
+  set("MAX_BUFFERS", kMaxBuffers);
   set("PAGE_SIZE", static_cast<double>(page));
   return c;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <vector>
 
 #ifndef __NR_cachestat
 #define __NR_cachestat 451
@@ -40,56 +41,24 @@ auto Timed(IoResult& result, Fn fn) -> decltype(fn()) {
   }
 }
 
-// Fills batch with up to IOV_MAX entries and kMaxBytesPerCall bytes from iov[first...].
-size_t FillBatch(const std::vector<iovec>& iov, size_t first, iovec* batch, size_t* bytes) {
-  size_t count = 0;
-  size_t total = 0;
-  for (size_t i = first; i < iov.size() && count < IOV_MAX && total < kMaxBytesPerCall; i++) {
-    if (iov[i].iov_len == 0) continue;
-    size_t take = std::min(iov[i].iov_len, kMaxBytesPerCall - total);
-    batch[count].iov_base = iov[i].iov_base;
-    batch[count].iov_len = take;
-    total += take;
-    count++;
-  }
-  *bytes = total;
-  return count;
-}
-
 }  // namespace
 
-// Batch storage: on the stack for the usual few buffers, on the heap for many.
-class Batch {
- public:
-  explicit Batch(size_t buffers) {
-    if (buffers > kInline) heap_.resize(std::min<size_t>(buffers, IOV_MAX));
-  }
-  iovec* data() { return heap_.empty() ? inline_ : heap_.data(); }
-
- private:
-  static constexpr size_t kInline = 16;
-  iovec inline_[kInline];
-  std::vector<iovec> heap_;
-};
-
-IoResult WriteAll(int fd, std::vector<iovec>& iov, int64_t position, int flags) {
+IoResult WriteAll(int fd, iovec* iov, size_t count, int64_t position, int flags) {
   IoResult result;
-  Batch batch(iov.size());
   size_t first = 0;
-  bool first_call = true;
-  for (;;) {
-    while (first < iov.size() && iov[first].iov_len == 0) first++;
-    size_t want = 0;
-    size_t count = FillBatch(iov, first, batch.data(), &want);
-    // A zero-byte request still makes one call so that a bad fd or flag is reported.
-    if (count == 0 && !first_call) return result;
-    first_call = false;
-    ssize_t r = Timed(result, [&] { return pwritev2(fd, batch.data(), count, position, flags); });
+  auto skip_empty = [&] {
+    while (first < count && iov[first].iov_len == 0) first++;
+  };
+  skip_empty();
+  // A zero-byte request still makes one call so that a bad fd or flag is reported.
+  for (bool first_call = true; first < count || first_call; first_call = false) {
+    size_t batch = std::min<size_t>(count - first, IOV_MAX);
+    ssize_t r = Timed(result, [&] { return pwritev2(fd, iov + first, static_cast<int>(batch), position, flags); });
     if (r < 0) {
       result.err = errno;
       return result;
     }
-    if (r == 0 && want > 0) {
+    if (r == 0 && batch > 0) {
       // A regular file never answers a non-empty write with 0; looping would spin forever
       // and stopping silently would leave a short file, so report it as an I/O error.
       result.err = EIO;
@@ -97,24 +66,22 @@ IoResult WriteAll(int fd, std::vector<iovec>& iov, int64_t position, int flags) 
     }
     result.bytes += r;
     if (position != -1) position += r;
-    size_t left = static_cast<size_t>(r);
-    while (left > 0) {
+    for (size_t left = static_cast<size_t>(r); left > 0 && first < count;) {
       size_t take = std::min(left, iov[first].iov_len);
       iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + take;
       iov[first].iov_len -= take;
       left -= take;
       if (iov[first].iov_len == 0) first++;
     }
-    if (count == 0) return result;
+    skip_empty();
   }
+  return result;
 }
 
-IoResult ReadOnce(int fd, const std::vector<iovec>& iov, int64_t position, int flags) {
+IoResult ReadOnce(int fd, const iovec* iov, size_t count, int64_t position, int flags) {
   IoResult result;
-  Batch batch(iov.size());
-  size_t want = 0;
-  size_t count = FillBatch(iov, 0, batch.data(), &want);
-  ssize_t r = Timed(result, [&] { return preadv2(fd, batch.data(), count, position, flags); });
+  int batch = static_cast<int>(std::min<size_t>(count, IOV_MAX));
+  ssize_t r = Timed(result, [&] { return preadv2(fd, iov, batch, position, flags); });
   if (r < 0) {
     result.err = errno;
   } else {

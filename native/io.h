@@ -5,11 +5,10 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include <vector>
-
 namespace dontcache {
 
-// The kernel moves at most this many bytes per read/write call (MAX_RW_COUNT).
+// The kernel moves at most this many bytes per read/write call (MAX_RW_COUNT): it cuts a
+// longer iovec list short there itself, and the write loop goes on from that byte.
 constexpr size_t kMaxBytesPerCall = 0x7ffff000;
 
 struct IoResult {
@@ -19,13 +18,15 @@ struct IoResult {
   uint32_t calls = 0;  // syscalls made (EINTR retries included)
 };
 
-// Writes every byte of iov (mutated: advanced past what was written) with pwritev2,
-// in batches of at most IOV_MAX iovecs and kMaxBytesPerCall bytes, retrying short
-// writes and EINTR. position -1 means the file position (and advances it).
-IoResult WriteAll(int fd, std::vector<iovec>& iov, int64_t position, int flags);
+// Writes every byte of iov[0, count) with pwritev2, handing the caller's iovecs to the
+// kernel as they are, at most IOV_MAX per call; short writes (the kernel's own cap at
+// kMaxBytesPerCall among them) and EINTR continue at the next byte. iov is advanced past
+// what was written. position -1 means the file position (and advances it).
+IoResult WriteAll(int fd, iovec* iov, size_t count, int64_t position, int flags);
 
-// One preadv2 (EINTR retried) of at most IOV_MAX iovecs and kMaxBytesPerCall bytes.
-IoResult ReadOnce(int fd, const std::vector<iovec>& iov, int64_t position, int flags);
+// One preadv2 (EINTR retried) into at most the first IOV_MAX iovecs; the kernel reads
+// at most kMaxBytesPerCall bytes.
+IoResult ReadOnce(int fd, const iovec* iov, size_t count, int64_t position, int flags);
 
 IoResult Fsync(int fd, bool data_only);
 IoResult SyncFileRange(int fd, int64_t offset, int64_t nbytes, unsigned flags);

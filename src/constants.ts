@@ -33,6 +33,8 @@ export interface Constants {
    * (0x7ffff000 with 4 KiB pages, 0x7fffc000 with 16 KiB, 0x7fff0000 with 64 KiB).
    */
   readonly MAX_BYTES_PER_CALL: number;
+  /** Most buffers one pwritev2/preadv2 call takes (2^24); a longer array is a RangeError. */
+  readonly MAX_BUFFERS: number;
   /** The running kernel's page size (sysconf(_SC_PAGESIZE)): 4096, or 16384 / 65536 on some arm64 kernels. */
   readonly PAGE_SIZE: number;
 }

@@ -21,11 +21,17 @@ export interface SystemErrorDetails {
 
 let errorMap: Map<number, [string, string]> | undefined;
 
+// libuv describes errno 95 (EOPNOTSUPP, which Linux also uses for ENOTSUP) as
+// "operation not supported on socket"; every syscall here works on files, where the
+// kernel's own text, strerror's "Operation not supported", is the right one.
+const DESCRIPTIONS = new Map<number, string>([[-95, 'operation not supported']]);
+
 /** Builds the error Node's fs would build for `errno` (positive or negative) from `syscall`. */
 export function systemError(errno: number, syscall: string, details: SystemErrorDetails = {}): SystemError {
   errorMap ??= getSystemErrorMap();
   const negative = -Math.abs(errno);
-  const [code, description] = errorMap.get(negative) ?? [`Unknown system error ${negative}`, `unknown error ${negative}`];
+  const [code, libuvDescription] = errorMap.get(negative) ?? [`Unknown system error ${negative}`, `unknown error ${negative}`];
+  const description = DESCRIPTIONS.get(negative) ?? libuvDescription;
   let message = `${code}: ${description}, ${syscall}`;
   if (details.path !== undefined) message += ` '${details.path}'`;
   if (details.hint !== undefined) message += ` (${details.hint})`;

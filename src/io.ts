@@ -1,6 +1,6 @@
 import { binding, type Buffers, type NativeCallback, type Position, type SyncOutcome } from './native';
 import { systemError, EOPNOTSUPP, ENOSYS, type SystemError } from './errors';
-import { RWF_DONTCACHE } from './constants';
+import { RWF_DONTCACHE, constants } from './constants';
 
 export type { Buffers, Position } from './native';
 
@@ -26,10 +26,21 @@ export interface CacheStat {
   recentlyEvicted: number;
 }
 
+/** `RWF_DONTCACHE|RWF_NOWAIT (0x88)`: the flags by name (unknown bits in hex), then the number. */
+function flagNames(flags: number): string {
+  const names = Object.entries(constants)
+    .filter(([name, bit]) => name.startsWith('RWF_') && (flags & bit) !== 0)
+    .map(([name]) => name);
+  const known = names.reduce((bits, name) => bits | constants[name as keyof typeof constants], 0);
+  const unknown = (flags & ~known) >>> 0;
+  if (unknown !== 0) names.push(`0x${unknown.toString(16)}`);
+  return `${names.join('|')} (0x${flags.toString(16)})`;
+}
+
 function hintFor(syscall: string, errno: number, flags: number): string | undefined {
   if (errno === EOPNOTSUPP && flags !== 0) {
     const dontcache = flags & RWF_DONTCACHE ? '; RWF_DONTCACHE needs Linux 6.14+ and a file system that supports it' : '';
-    return `the kernel or file system refused flags 0x${flags.toString(16)}${dontcache}`;
+    return `the kernel or file system refused flags ${flagNames(flags)}${dontcache}`;
   }
   if (errno === ENOSYS && syscall === 'cachestat') return 'cachestat needs Linux 6.5 or later';
   return undefined;
@@ -48,9 +59,9 @@ function syncBytes(outcome: SyncOutcome, syscall: string, flags = 0): number {
 }
 
 /** The extra numbers of a raw `*Sync` outcome (cachestat fields, ...), or its failure thrown. */
-function syncExtra(outcome: SyncOutcome, syscall: string): number[] {
+function syncExtra(outcome: SyncOutcome, syscall: string): ArrayLike<number> {
   syncBytes(outcome, syscall);
-  return (outcome as number[]).slice(4);
+  return (outcome as Float64Array).subarray(4);
 }
 
 /** Calls a callback-style native function and settles a promise with `map` of its outcome. */
@@ -58,7 +69,7 @@ function call<T>(
   syscall: string,
   flags: number,
   start: (cb: NativeCallback) => void,
-  map: (bytes: number, ns: number, calls: number, extra: number[]) => T,
+  map: (bytes: number, ns: number, calls: number, extra: ArrayLike<number>) => T,
 ): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     start((errno, bytes, ns, calls, ...extra) => {
@@ -71,7 +82,7 @@ function call<T>(
 const bytesOf = (bytes: number) => bytes;
 const timingOf = (bytes: number, syscallNs: number, syscalls: number): IoTiming => ({ bytes, syscallNs, syscalls });
 const nothing = () => undefined;
-const cacheStatOf = (_b: number, _ns: number, _c: number, e: number[]): CacheStat => ({
+const cacheStatOf = (_b: number, _ns: number, _c: number, e: ArrayLike<number>): CacheStat => ({
   cache: e[0], dirty: e[1], writeback: e[2], evicted: e[3], recentlyEvicted: e[4],
 });
 
@@ -175,7 +186,7 @@ export interface Residency {
   pages: number;
 }
 
-const residencyOf = (_b: number, _ns: number, _c: number, e: number[]): Residency => ({ resident: e[0], pages: e[1] });
+const residencyOf = (_b: number, _ns: number, _c: number, e: ArrayLike<number>): Residency => ({ resident: e[0], pages: e[1] });
 
 /** mmap + mincore(2) over `[offset, offset+length)` (0: to the end); `fd` must be readable. */
 export function mincoreResidency(fd: number, offset: Offset = 0, length: Offset = 0): Promise<Residency> {
@@ -197,24 +208,16 @@ export function alignmentOffset(view: NodeJS.ArrayBufferView, alignment: number)
 /** Low-level callback form used by the streams: no promise per write. */
 export type WriteCallback = (error: SystemError | null, bytes: number, syscallNs: number, syscalls: number) => void;
 
-function checkCallback(cb: unknown): asserts cb is WriteCallback {
-  if (typeof cb !== 'function') {
-    const error = new TypeError(`The "callback" argument must be of type function. Received ${cb === null ? 'null' : `type ${typeof cb}`}`);
-    (error as NodeJS.ErrnoException).code = 'ERR_INVALID_ARG_TYPE';
-    throw error;
-  }
-}
-
+// The addon checks `cb` with the other arguments, in Node's order, and then calls the
+// translating function after it instead (see native/binding.cc).
 export function pwritev2Callback(fd: number, buffers: Buffers, position: Position, flags: number, cb: WriteCallback): void {
-  checkCallback(cb);
-  binding.pwritev2(fd, buffers, position, flags, (errno, bytes, ns, calls) => {
+  binding.pwritev2(fd, buffers, position, flags, cb, (errno, bytes, ns, calls) => {
     cb(errno === 0 ? null : failure(errno, 'pwritev2', bytes, flags), bytes, ns, calls);
   });
 }
 
 export function preadv2Callback(fd: number, buffers: Buffers, position: Position, flags: number, cb: WriteCallback): void {
-  checkCallback(cb);
-  binding.preadv2(fd, buffers, position, flags, (errno, bytes, ns, calls) => {
+  binding.preadv2(fd, buffers, position, flags, cb, (errno, bytes, ns, calls) => {
     cb(errno === 0 ? null : failure(errno, 'preadv2', bytes, flags), bytes, ns, calls);
   });
 }

@@ -9,15 +9,20 @@ export type Position = number | bigint | null;
 
 /**
  * What a raw `*Sync` function returns: the byte count when it succeeded and has no
- * extra numbers, else `[errno, bytes, ns, calls, ...extra]` (errno 0 on success).
+ * extra numbers, else a Float64Array `[errno, bytes, ns, calls, ...extra]` (errno 0 on success).
  */
-export type SyncOutcome = number | number[];
+export type SyncOutcome = number | Float64Array;
 
-/** The addon's raw surface (native/binding.cc). */
+/**
+ * The addon's raw surface (native/binding.cc). It checks every argument itself, in Node's
+ * order, callbacks included. An async function calls `cb`, or `complete` when given (the
+ * package's callback forms pass the caller's callback for the check and their own
+ * translating function to be called).
+ */
 export interface NativeBinding {
-  pwritev2(fd: number, buffers: Buffers, position: Position, flags: number, cb: NativeCallback): void;
+  pwritev2(fd: number, buffers: Buffers, position: Position, flags: number, cb: unknown, complete?: NativeCallback): void;
   pwritev2Sync(fd: number, buffers: Buffers, position: Position, flags: number): SyncOutcome;
-  preadv2(fd: number, buffers: Buffers, position: Position, flags: number, cb: NativeCallback): void;
+  preadv2(fd: number, buffers: Buffers, position: Position, flags: number, cb: unknown, complete?: NativeCallback): void;
   preadv2Sync(fd: number, buffers: Buffers, position: Position, flags: number): SyncOutcome;
   fsync(fd: number, dataOnly: boolean, cb: NativeCallback): void;
   fsyncSync(fd: number, dataOnly: boolean): SyncOutcome;

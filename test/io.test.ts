@@ -220,7 +220,7 @@ for (const kind of ['tmpfs', 'btrfs'] as const) {
       try {
         const error = await dc.pwritev2(fd, Buffer.from('data'), 0, RWF_DONTCACHE).catch((e) => e);
         expect(error).toMatchObject({ code: 'ENOTSUP', errno: -95, syscall: 'pwritev2', bytesWritten: 0 });
-        expect(error.message).toMatch(/^ENOTSUP: operation not supported on socket, pwritev2 \(/);
+        expect(error.message).toMatch(/^ENOTSUP: operation not supported, pwritev2 \(the kernel or file system refused flags RWF_DONTCACHE \(0x80\); /);
         expect(() => dc.pwritev2Sync(fd, Buffer.from('data'), 0, RWF_DONTCACHE)).toThrow(
           expect.objectContaining({ code: 'ENOTSUP', syscall: 'pwritev2' }),
         );
@@ -234,6 +234,26 @@ for (const kind of ['tmpfs', 'btrfs'] as const) {
 }
 
 describe('system errors', () => {
+  it('ENOTSUP on a regular file says "operation not supported" and names the refused flags', async () => {
+    const { fd, file } = openNew();
+    try {
+      // 0x200 is a flag no kernel knows yet, refused everywhere with EOPNOTSUPP.
+      const flags = dc.constants.RWF_DONTCACHE | 0x200;
+      const error = await dc.pwritev2(fd, Buffer.from('data'), 0, flags).catch((e) => e);
+      expect(error).toMatchObject({ code: 'ENOTSUP', errno: -95, syscall: 'pwritev2', bytesWritten: 0 });
+      expect(error.message).toBe(
+        'ENOTSUP: operation not supported, pwritev2 (the kernel or file system refused flags RWF_DONTCACHE|0x200 (0x280); ' +
+          'RWF_DONTCACHE needs Linux 6.14+ and a file system that supports it)',
+      );
+      expect(() => dc.preadv2Sync(fd, Buffer.alloc(4), 0, 0x200 | dc.constants.RWF_HIPRI)).toThrow(
+        'ENOTSUP: operation not supported, preadv2 (the kernel or file system refused flags RWF_HIPRI|0x200 (0x201))',
+      );
+      expect(fs.statSync(file).size).toBe(0);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
   it('EBADF for an fd that is not open, like node:fs', async () => {
     const error = await dc.pwritev2(987654, Buffer.from('x'), 0).catch((e) => e);
     expect(error).toBeInstanceOf(Error);
@@ -335,6 +355,46 @@ describe('bad arguments throw before any syscall', () => {
       }
     });
   }
+
+  it('states the true range: a Number position stops at 2^53 - 1, a bigint goes on to 2^63 - 1', () => {
+    const { fd } = openNew();
+    try {
+      // Node's wording (validateInteger / ERR_OUT_OF_RANGE), separators included.
+      expect(() => dc.pwritev2Sync(fd, buf, 2 ** 53, 0)).toThrow(
+        'The value of "position" is out of range. It must be >= -1 && <= 9007199254740991. Received 9_007_199_254_740_992',
+      );
+      expect(() => dc.preadv2Sync(fd, buf, 1.5, 0)).toThrow('The value of "position" is out of range. It must be an integer. Received 1.5');
+      expect(() => dc.pwritev2Sync(fd, buf, 2n ** 63n, 0)).toThrow(
+        'It must be >= -1 && <= 9223372036854775807. Received 9_223_372_036_854_775_808n',
+      );
+      expect(() => dc.cachestatSync(fd, 2 ** 53)).toThrow('It must be >= 0 && <= 9007199254740991. Received 9_007_199_254_740_992');
+      // 2^53 - 1 itself passes the check and reaches the kernel (which refuses it for the file size).
+      expect(() => dc.pwritev2Sync(fd, buf, 2 ** 53 - 1, 0)).toThrow(expect.objectContaining({ syscall: 'pwritev2' }));
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
+  it('alignmentOffset: a RangeError with a code for an alignment that is not a power of two, a TypeError for an array', () => {
+    expect(() => dc.alignmentOffset(Buffer.alloc(8), 3)).toThrow(
+      expect.objectContaining({ name: 'RangeError', code: 'ERR_INVALID_ARG_VALUE', message: "The argument 'alignment' must be a power of two. Received 3" }),
+    );
+    expect(() => dc.alignmentOffset(Buffer.alloc(8), 0)).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => dc.alignmentOffset(Buffer.alloc(8), 2 ** 32)).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => dc.alignmentOffset([Buffer.alloc(8)] as never, 8)).toThrow(
+      expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('"view" argument') }),
+    );
+  });
+
+  it('the callback forms check the callback after the other arguments, as node:fs does', () => {
+    expect(() => dc.pwritev2Callback(-1, buf, 0, 0, undefined as never)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => dc.preadv2Callback(0, 'x' as never, 0, 0, undefined as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('"buffers"') }),
+    );
+    expect(() => dc.pwritev2Callback(0, buf, 0, 0, null as never)).toThrow(
+      'The "callback" argument must be of type function. Received null',
+    );
+  });
 
   it('checks offsets, lengths and advice of the other calls', () => {
     const { fd } = openNew();

@@ -23,7 +23,7 @@ describe('the native addon', () => {
       RWF_ATOMIC: 0x40, RWF_DONTCACHE: 0x80, RWF_NOSIGNAL: 0x100,
       SYNC_FILE_RANGE_WAIT_BEFORE: 1, SYNC_FILE_RANGE_WRITE: 2, SYNC_FILE_RANGE_WAIT_AFTER: 4,
       POSIX_FADV_NORMAL: 0, POSIX_FADV_RANDOM: 1, POSIX_FADV_SEQUENTIAL: 2, POSIX_FADV_WILLNEED: 3,
-      POSIX_FADV_DONTNEED: 4, POSIX_FADV_NOREUSE: 5, IOV_MAX: 1024,
+      POSIX_FADV_DONTNEED: 4, POSIX_FADV_NOREUSE: 5, IOV_MAX: 1024, MAX_BUFFERS: 2 ** 24,
     });
     // The running kernel's page size (arm64 kernels also use 16 and 64 KiB), and the kernel's
     // per-call cap MAX_RW_COUNT derived from it: INT_MAX rounded down to a page.

@@ -27,6 +27,7 @@ describe.each(['ext4', 'xfs'] as const)('concurrent writers on %s', (kind) => {
       const result = runNodeChildOk<ConcurrencyResult>('concurrency.js', [dir, String(ROUNDS)], {
         execArgv: ['--expose-gc'],
         env: { UV_THREADPOOL_SIZE: String(threads) },
+        timeoutMs: 240_000, // minutes under ASan on a loaded machine
       });
       expect(result.mismatches).toEqual([]);
       expect(result.writes).toBe(ROUNDS * (64 + 6 * 12));
@@ -34,5 +35,5 @@ describe.each(['ext4', 'xfs'] as const)('concurrent writers on %s', (kind) => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 300_000);
 });
