@@ -1,6 +1,8 @@
 'use strict';
 // In-guest checks of the kernel matrix (also run directly on the host).
-// Usage: node guest.js --pkg DIR --kernel LABEL --fs ext4=/mnt/ext4 --fs xfs=/mnt/xfs
+// Usage: node guest.js --pkg DIR --kernel LABEL [--args-file FILE] --fs ext4=/mnt/ext4 --fs xfs=/mnt/xfs
+// FILE (JSON): {"mode": "checks" (default) | "ab", "lab": {lab profile: sizeMiB, trials, scenarios, modes, warmup}}.
+// "checks" runs every check; "ab" runs only the A/B latency profile of the lab (one `lab` line per file system).
 // Prints one line per result on stdout: `@@DONTCACHE@@ {json}`, then a `done` line.
 // A check only reports what it observed; kernels.json holds what each kernel should show.
 const fs = require('node:fs');
@@ -16,12 +18,20 @@ function emit(obj) {
   fs.writeSync(1, `${PREFIX} ${JSON.stringify(obj)}\n`);
 }
 
+/** The lab profile of the lab-verdict check when kernels.json gives none: small, with small-block scenarios. */
+const DEFAULT_LAB = { sizeMiB: 16, trials: 3, scenarios: ['seq-write', 'small-write', 'rand-write'], modes: ['buffered', 'dontcache'], warmup: false };
+
 function parseArgs(argv) {
-  const out = { pkg: process.env.DONTCACHE_PKG, kernel: os.release(), fs: [] };
+  const out = { pkg: process.env.DONTCACHE_PKG, kernel: os.release(), fs: [], mode: 'checks', lab: DEFAULT_LAB };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--pkg') out.pkg = argv[++i];
     else if (a === '--kernel') out.kernel = argv[++i];
+    else if (a === '--args-file') {
+      const given = JSON.parse(fs.readFileSync(argv[++i], 'utf8'));
+      if (given.mode) out.mode = given.mode;
+      if (given.lab) out.lab = { ...DEFAULT_LAB, ...given.lab };
+    }
     else if (a === '--fs') {
       const [name, dir] = argv[++i].split('=');
       out.fs.push({ name, dir });
@@ -47,9 +57,54 @@ function pattern(size, seed) {
 
 const sha = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
 
+let pkg;
+
+/** runLab with a kernels.json lab profile; the report without its plot curves (they only feed the HTML page). */
+async function runLabProfile(dir, lab) {
+  // Progress on the serial log (one line per trial), to follow a long A/B boot.
+  const onProgress = (e) => {
+    if (e.type === 'trial') emit({ type: 'progress', detail: `lab ${dir}: ${e.done}/${e.total} ${e.scenario} ${e.mode}${e.error ? ` failed: ${e.error}` : ''}` });
+  };
+  const r = await pkg.runLab({ dir, sizeBytes: lab.sizeMiB * MiB, trials: lab.trials, scenarios: lab.scenarios, modes: lab.modes, warmup: lab.warmup, onProgress });
+  for (const s of r.scenarios) for (const m of s.modes) delete m.curves;
+  return r;
+}
+
+/**
+ * Rewrites `file` in place through the write stream (flags 'r+', cache 'dontcache', 1 MiB windows) and samples
+ * its residency after every chunk: whether the stream keeps the pages the kernel leaves behind within a few windows.
+ */
+async function streamRewrite(file) {
+  if (typeof pkg.createDontcacheWriteStream !== 'function' || typeof pkg.cachestatSync !== 'function') return { skipped: true };
+  const size = fs.statSync(file).size;
+  const windowSize = MiB;
+  const chunks = Array.from({ length: size / MiB }, (_, i) => pattern(MiB, 400 + i));
+  const rfd = fs.openSync(file, 'r');
+  let peak = 0, end = 0;
+  const sample = () => { peak = Math.max(peak, pkg.cachestatSync(rfd, 0, size).cache); };
+  try {
+    const stream = pkg.createDontcacheWriteStream(file, { flags: 'r+', cache: 'dontcache', windowSize });
+    await new Promise((resolve, reject) => {
+      stream.on('error', reject);
+      stream.on('close', resolve);
+      (async () => {
+        for (const c of chunks) {
+          const more = stream.write(c, () => sample());
+          if (!more) await new Promise((r) => stream.once('drain', r));
+        }
+        stream.end();
+      })().catch(reject);
+    });
+    end = (await pkg.cachestat(rfd, 0, size)).cache;
+  } finally {
+    fs.closeSync(rfd);
+  }
+  const bytes = sha(fs.readFileSync(file)) === sha(Buffer.concat(chunks)) ? 'match' : 'mismatch';
+  return { peak, end, windowPages: windowSize / pkg.constants.PAGE_SIZE, bytes };
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  let pkg;
   try {
     pkg = require(path.resolve(args.pkg || path.join(__dirname, '..')));
   } catch (e) {
@@ -88,8 +143,23 @@ async function main() {
     }
   }
 
+  if (args.mode === 'ab') {
+    // The A/B boots: only the lab, in the A/B profile, on each file system it names (default: all).
+    for (const { name: fsName, dir } of args.fs.filter((f) => !args.lab.fileSystems || args.lab.fileSystems.includes(f.name))) {
+      const t0 = Date.now();
+      try {
+        const report = await runLabProfile(dir, args.lab);
+        emit({ type: 'lab', kernel: args.kernel, fs: fsName, ms: Date.now() - t0, report });
+      } catch (e) {
+        emit({ type: 'lab', kernel: args.kernel, fs: fsName, ms: Date.now() - t0, error: errText(e) });
+      }
+    }
+    emit({ type: 'done' });
+    return;
+  }
+
   for (const { name: fsName, dir } of args.fs) {
-    const state = { accepted: undefined, cachestat: undefined };
+    const state = { accepted: undefined, cachestat: undefined, probe: null };
     const report = (check, status, observed, detail) =>
       emit({ type: 'result', kernel: args.kernel, fs: fsName, check, status, observed, detail });
     const run = async (check, fn) => {
@@ -203,6 +273,7 @@ async function main() {
     await run('probe', async () => {
       if (!has('probe')) return { status: 'skip', detail: { reason: NOT_IMPLEMENTED } };
       const p = await pkg.probe(dir);
+      state.probe = p;
       return {
         observed: { fsType: p.fsType, dontcacheWrite: p.dontcacheWrite, dontcacheRead: p.dontcacheRead,
           refusedWith: p.refusedWith, writeback: p.writeback },
@@ -252,15 +323,67 @@ async function main() {
       });
     }
 
-    // The latency lab's smallest profile: verdict equals probe's.
+    // Overwrites (issue 11): written, synced and dropped data overwritten with RWF_DONTCACHE. Does the kernel drop
+    // the pages once writeback ends (it skips that when writeback completes in IRQ context, e.g. ext4 overwrites)?
+    // Raw package calls only (pwritev2, fdatasync, fadvise, cachestat); then the same rewrite through the stream.
+    await run('overwrite-drop', async () => {
+      if (state.accepted === false) return { observed: { kernel: 'unsupported' }, detail: { reason: 'RWF_DONTCACHE refused' } };
+      if (!state.cachestat) return { status: 'skip', detail: { reason: 'no cachestat on this kernel' } };
+      const size = 16 * MiB;
+      const pages = size / PAGE;
+      const cached = (fd) => pkg.cachestat(fd, 0, size).then((c) => c.cache);
+      const settle = async (fd) => {
+        // A kernel that defers the drop to a workqueue drops shortly after fdatasync: look again.
+        const now = await cached(fd);
+        await new Promise((r) => setTimeout(r, 1000));
+        return { rightAfterSync: now, after1s: await cached(fd) };
+      };
+      const classify = (n) => (n <= pages * 0.01 ? 'dropped' : n >= pages * 0.9 ? 'kept' : `partly (${((100 * n) / pages).toFixed(0)}% kept)`);
+      const chunks = Array.from({ length: size / MiB }, (_, i) => pattern(MiB, 300 + i));
+      const writeAll = async (fd, flags) => {
+        for (let i = 0; i < chunks.length; i++) await pkg.pwritev2(fd, [chunks[i]], i * MiB, flags);
+        await pkg.fdatasync(fd);
+      };
+      // Control: a new file written with the flag.
+      const fresh = fs.openSync(file('overwrite-new'), 'w+');
+      let newFile;
+      try { await writeAll(fresh, DC); newFile = await settle(fresh); } finally { fs.closeSync(fresh); }
+      // The overwrite: buffered write, fdatasync, drop (fadvise DONTNEED), then overwrite with the flag.
+      const f = file('overwrite');
+      const fd = fs.openSync(f, 'w+');
+      let before, over;
+      try {
+        await writeAll(fd, 0);
+        await pkg.fadvise(fd, 0, 0, constants.POSIX_FADV_DONTNEED);
+        before = await cached(fd);
+        await writeAll(fd, DC);
+        over = await settle(fd);
+      } finally {
+        fs.closeSync(fd);
+      }
+      const probeField = state.probe && Object.keys(state.probe).find((k) => /overwrite/i.test(k));
+      const stream = await streamRewrite(f);
+      return {
+        status: before <= pages * 0.01 ? 'pass' : 'fail',
+        observed: {
+          kernel: classify(over.after1s),
+          newFile: classify(newFile.after1s),
+          probe: probeField ? state.probe[probeField] : NOT_IMPLEMENTED,
+          stream: stream.skipped ? NOT_IMPLEMENTED : { peakResidentFraction: stream.peak / pages, endResidentFraction: stream.end / pages, windowPages: stream.windowPages, bytes: stream.bytes },
+        },
+        detail: { pages, cachedBeforeOverwrite: before, overwrite: over, newFile, probeField: probeField || null, stream },
+      };
+    });
+
+    // The latency lab in a small profile with small-block scenarios: its measured behaviour and the probe's.
     await run('lab-verdict', async () => {
       if (!has('runLab')) return { status: 'skip', detail: { reason: NOT_IMPLEMENTED } };
-      // Smallest profile: one seq-write trial of 8 MiB, buffered vs dontcache, no warm-up.
-      const r = await pkg.runLab({ dir, sizeBytes: 8 * MiB, trials: 1, scenarios: ['seq-write'],
-        modes: ['buffered', 'dontcache'], warmup: false });
+      // Where the flag is refused one scenario shows that; the small-block ones would only time buffered writes.
+      const lab = state.accepted === false ? { ...args.lab, scenarios: ['seq-write'] } : args.lab;
+      const r = await runLabProfile(dir, lab);
       const v = r.verdict || {};
-      return { observed: { verdict: v.writeback, agrees: v.agrees },
-        detail: { reason: v.reason, advice: v.advice, durationS: r.durationS, options: r.options } };
+      return { observed: { verdict: v.writeback, measured: v.measured === undefined ? NOT_IMPLEMENTED : v.measured, agrees: v.agrees },
+        detail: { reason: v.reason, advice: v.advice, ratios: v.ratios, notMeasured: v.notMeasured, durationS: r.durationS, options: r.options } };
     });
 
     for (const f of fs.readdirSync(dir)) if (f.startsWith('dontcache-matrix-')) fs.rmSync(path.join(dir, f), { force: true });

@@ -19,7 +19,7 @@ FS=""
 if mount -t ext4 /dev/vda /mnt/ext4; then FS="$FS --fs ext4=/mnt/ext4"; else log "mount ext4 /dev/vda failed"; fi
 if mount -t xfs /dev/vdb /mnt/xfs; then FS="$FS --fs xfs=/mnt/xfs"; else log "mount xfs /dev/vdb failed"; fi
 echo "@@DONTCACHE@@ {\"type\":\"booted\",\"release\":\"$(uname -r)\"}"
-/usr/bin/node /guest.js --pkg /pkg --kernel "$(cat /kernel-id)" $FS
+/usr/bin/node /guest.js --pkg /pkg --kernel "$(cat /kernel-id)" --args-file /guest-args.json $FS
 echo "@@DONTCACHE@@ {\"type\":\"guest-exit\",\"code\":$?}"
 umount /mnt/ext4 /mnt/xfs
 sync

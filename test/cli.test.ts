@@ -227,3 +227,23 @@ describe('colours', () => {
     expect((await cli(['stat', path.join(root, 'package.json')], { env: { FORCE_COLOR: '1' } })).stdout).toMatch(ANSI);
   });
 });
+
+describe('dontcache bench: advice follows from what ran', () => {
+  const ext4 = testFs('ext4');
+
+  it.skipIf(!ext4.dir)('--modes buffered,writeback says dontcache was not measured, not that it is unavailable', async () => {
+    const r = await cli(['bench', ext4.dir!, '--modes', 'buffered,writeback', '--scenarios', 'seq-write', '--size', '16M', '--trials', '1', '--no-warmup', '--quiet']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/verdict: probe says inline-flush|verdict: probe says flusher-kick/);
+    expect(r.stdout).not.toMatch(/not available/);
+    expect(r.stdout).toMatch(/^advice: dontcache writes were not measured in this run \(no dontcache writes were measured\); the probe says \S+, RWF_DONTCACHE accepted on ext4/m);
+    expect(r.stdout).toMatch(/^not measured: .*no dontcache writes were measured/m);
+    expect(r.stdout).toMatch(/^regime: in-memory: seq-write wrote 16 MiB per trial, under the dirty limit/m);
+  });
+
+  it('--help describes --sustained', async () => {
+    const r = await cli(['bench', '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/--sustained\s+add the sustained scenario: 1 MiB writes past the dirty limits/);
+  });
+});

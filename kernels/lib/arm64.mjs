@@ -20,16 +20,6 @@ export const NODE_VERSION = process.env.DONTCACHE_ARM64_NODE || '24';
 /** The suite qemu-user comes from. */
 const QEMU_SUITE = 'trixie';
 
-/** The qemu-system-aarch64 machine (see qemu.mjs X86_64): TCG only; `virt` boards, PL011 console. */
-export const AARCH64 = {
-  binary: 'qemu-system-aarch64',
-  // max: every page-size granule (4, 16, 64 KiB); pauth-impdef: cheap pointer authentication under TCG.
-  tcg: ['-M', 'virt', '-cpu', 'max,pauth-impdef=on'],
-  console: 'ttyAMA0',
-  kvm: false,
-  tcgBootSeconds: 300,
-};
-
 export const arm64Cache = (cache) => path.join(cache, 'arm64');
 
 /** A private apt set-up that sees arm64 packages (and amd64 ones as NAME:amd64). */

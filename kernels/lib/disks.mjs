@@ -4,7 +4,7 @@ import { sh } from './sh.mjs';
 
 export const FILE_SYSTEMS = ['ext4', 'xfs'];
 
-export async function makeImages(dir, sizeMiB = 512) {
+export async function makeImages(dir, sizeMiB = 1024) {
   const images = {};
   for (const fs of FILE_SYSTEMS) {
     const img = path.join(dir, `${fs}.img`);

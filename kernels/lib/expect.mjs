@@ -61,10 +61,18 @@ export function judge(check, result, exp, all = []) {
       if (exp.dontcacheWrite) want(o.strategy === 'dontcache' && !o.fallback, `strategy ${o.strategy}${o.fallback ? ' after a fallback' : ''}, expected dontcache`);
       else want(o.strategy !== 'dontcache' && o.fallback, `strategy ${o.strategy}, fallback ${o.fallback}: expected a fallback away from dontcache`);
       break;
+    case 'overwrite-drop':
+      if (!exp.dontcacheWrite) { want(o.kernel === 'unsupported', `overwrite check saw ${o.kernel} where RWF_DONTCACHE is refused`); break; }
+      // New files are dropped on every kernel with the flag; what overwrites do is measured, not expected.
+      want(o.newFile === 'dropped', `a new file written with RWF_DONTCACHE was ${o.newFile} after fdatasync`);
+      if (o.stream && typeof o.stream === 'object') want(o.stream.bytes === 'match', 'the stream rewrite left different bytes');
+      break;
     case 'lab-verdict': {
       const probe = all.find((r) => r.check === 'probe' && r.status === 'pass');
       want(o.verdict === exp.writeback, `lab verdict ${o.verdict}, expected ${exp.writeback}`);
       if (probe) want(o.verdict === probe.observed.writeback, `lab verdict ${o.verdict} differs from probe ${probe.observed.writeback}`);
+      // With the flag the lab must judge from its own figures (the A/B run checks that it agrees).
+      if (exp.dontcacheWrite) want(typeof o.agrees === 'boolean', `the lab could not judge its figures (agrees: ${o.agrees}): ${result.detail?.reason}`);
       break;
     }
     default: break;

@@ -7,8 +7,8 @@ import { AptArchive } from './apt.mjs';
 import { kernelTree, moduleClosure } from './kernel-tree.mjs';
 import { commonArchive, hostUserland, kernelInitrd } from './initramfs.mjs';
 import { makeImages } from './disks.mjs';
-import { X86_64, boot, qemuBinary } from './qemu.mjs';
-import { AARCH64, Arm64Archive, arm64Userland, missingArm64Tools } from './arm64.mjs';
+import { boot, machineFor, qemuBinary } from './qemu.mjs';
+import { Arm64Archive, arm64Userland, missingArm64Tools } from './arm64.mjs';
 import { runHost } from './host.mjs';
 import { parseGuestOutput, tail } from './serial.mjs';
 import { which } from './sh.mjs';
@@ -25,24 +25,48 @@ export class Matrix {
     this.log = log;
     this.cache = cacheDir();
     this.work = fs.mkdtempSync(path.join(os.tmpdir(), 'dontcache-kernels-'));
-    const suites = (arch) => config.kernels.filter((k) => (k.arch ?? 'x64') === arch).flatMap((k) => k.suites || []);
-    const apt = new AptArchive(this.cache, suites('x64'));
-    const arm64Apt = new Arm64Archive(this.cache, suites('arm64'));
-    // Per guest architecture: apt set-up, emulated machine, userland of the initramfs (built once per run).
-    this.platforms = {
-      x64: { apt, machine: X86_64, userland: hostUserland, common: null },
-      arm64: { apt: arm64Apt, machine: AARCH64, userland: arm64Userland(this.cache, arm64Apt), common: null, missing: missingArm64Tools },
-    };
+    this.platforms = new Map();
+    this.prepared = new Map();
+  }
+
+  /**
+   * What guests of an architecture share, made once per Matrix: the apt set-up, the qemu machine (kernels.json
+   * `qemu`: one memory, CPU and disk setting for all, binary/board/CPU model/console per architecture), the
+   * userland of the initramfs and the common cpio built from it.
+   */
+  platform(arch = 'x64') {
+    if (!this.platforms.has(arch)) {
+      const suites = this.config.kernels.filter((k) => (k.arch ?? 'x64') === arch).flatMap((k) => k.suites || []);
+      const machine = machineFor(this.config.qemu, arch);
+      let p;
+      if (arch === 'x64') p = { apt: new AptArchive(this.cache, suites), userland: hostUserland };
+      else if (arch === 'arm64') {
+        const apt = new Arm64Archive(this.cache, suites);
+        p = { apt, userland: arm64Userland(this.cache, apt), missing: missingArm64Tools };
+      } else throw new Error(`unknown arch ${arch} in kernels.json`);
+      this.platforms.set(arch, { ...p, arch, machine, common: null });
+    }
+    return this.platforms.get(arch);
+  }
+
+  /** What guest.js gets: the mode and its lab profile (kernels.json `lab`). */
+  guestArgs(mode) {
+    return { mode, lab: this.config.lab?.[mode === 'ab' ? 'ab' : 'ci'] };
+  }
+
+  timeoutMs(kernel, mode) {
+    return (mode === 'ab' ? this.config.ab.bootTimeoutSeconds : kernel.bootTimeoutSeconds ?? this.config.defaults.bootTimeoutSeconds) * 1000;
   }
 
   dispose() { fs.rmSync(this.work, { recursive: true, force: true }); }
 
-  async run(kernel) {
+  /** Runs guest.js on `kernel`: every check (mode 'checks'), or the A/B lab profile only (mode 'ab'). */
+  async run(kernel, { mode = 'checks' } = {}) {
     const started = Date.now();
-    const rec = { id: kernel.id, status: 'failed', reason: null, release: null, packages: [], results: [], logs: [], accel: null, seconds: 0, serialTail: '' };
+    const rec = { id: kernel.id, mode, status: 'failed', reason: null, release: null, packages: [], results: [], labs: [], logs: [], accel: null, seconds: 0, serialTail: '' };
     try {
-      if (kernel.host) await this.runOnHost(kernel, rec);
-      else await this.runInQemu(kernel, rec);
+      if (kernel.host) await this.runOnHost(kernel, rec, mode);
+      else await this.runInQemu(kernel, rec, mode);
     } catch (e) {
       rec.status = e.skip ? 'skipped' : 'failed';
       rec.reason = e.message;
@@ -53,17 +77,26 @@ export class Matrix {
     return rec;
   }
 
-  async runOnHost(kernel, rec) {
+  async runOnHost(kernel, rec, mode) {
     if (process.getuid() !== 0) throw skip('the host row needs root for loop mounts');
     rec.release = os.release();
     this.log(`host: running guest.js on ${rec.release} (loop-mounted ext4 and XFS)`);
-    const r = await runHost({ work: this.work, timeoutMs: this.config.defaults.bootTimeoutSeconds * 1000 });
+    const r = await runHost({ work: this.work, timeoutMs: this.timeoutMs(kernel, mode), guestArgs: this.guestArgs(mode) });
     this.collect(rec, r);
   }
 
-  async runInQemu(kernel, rec) {
-    const platform = this.platforms[kernel.arch ?? 'x64'];
-    if (!platform) throw new Error(`unknown arch ${kernel.arch} in kernels.json`);
+  /** Resolve, fetch and unpack a guest kernel once per Matrix (the A/B rounds boot it again). */
+  prepare(kernel, rec) {
+    if (!this.prepared.has(kernel.id)) {
+      const p = this.resolve(kernel, rec);
+      this.prepared.set(kernel.id, p);
+      p.catch(() => this.prepared.delete(kernel.id));
+    }
+    return this.prepared.get(kernel.id);
+  }
+
+  async resolve(kernel, rec) {
+    const platform = this.platform(kernel.arch);
     const { apt, machine } = platform;
     if (!(await qemuBinary(machine))) throw skip(`${machine.binary} is not installed (run kernels/install-deps.sh)`);
     const missing = [];
@@ -74,24 +107,34 @@ export class Matrix {
     let upd;
     try { upd = await apt.update(); } catch (e) { throw e.unreachable ? skip(e.message) : e; }
     if (upd.warning) { rec.logs.push(upd.warning); this.log(upd.warning); }
-    const v = await apt.newest(kernel);
+    const { version: v, incomplete } = await apt.newest(kernel);
+    // The archive holds part of a kernel (seen: trixie-backports 6.19-7.1 binaries without their modules): nothing to boot.
+    if (incomplete) throw skip(`not bootable from this archive: ${incomplete}`);
     if (!v) throw new Error(`no package matching ${kernel.packages.join(' + ')} (version ${kernel.version}) in ${kernel.suites.join(', ')}`);
     let debs;
     try { debs = await apt.fetch(kernel.packages.map((p) => p.replace('{V}', v))); } catch (e) { throw skip(`download failed: ${e.message}`); }
     rec.packages = debs.map((d) => ({ name: d.name, version: d.version, cached: d.cached }));
     this.log(`${kernel.id}: newest is ${debs.map((d) => `${d.name} ${d.version}`).join(' + ')} (${debs.every((d) => d.cached) ? 'cached' : 'downloaded'})`);
     const tree = await kernelTree(path.dirname(apt.root), `${kernel.id}-${v}`, debs);
+    return { tree, mods: moduleClosure(tree, this.config.modules), packages: rec.packages };
+  }
+
+  async runInQemu(kernel, rec, mode) {
+    const { tree, mods, packages } = await this.prepare(kernel, rec);
+    const platform = this.platform(kernel.arch);
+    const { machine } = platform;
+    rec.packages = packages;
     rec.release = tree.release;
-    const mods = moduleClosure(tree, this.config.modules);
-    platform.common ??= commonArchive(this.work, platform.userland, `common-${kernel.arch ?? 'x64'}`);
-    const initrd = await kernelInitrd(this.work, kernel.id, await platform.common, mods.order);
-    const images = await makeImages(this.work);
+    rec.machine = machine;
+    platform.common ??= commonArchive(this.work, platform.userland, `common-${platform.arch}`);
+    const initrd = await kernelInitrd(this.work, kernel.id, await platform.common, mods.order, this.guestArgs(mode));
+    const images = await makeImages(this.work, machine.diskSizeMiB);
     const logDir = path.join(this.cache, 'logs');
     fs.mkdirSync(logDir, { recursive: true });
-    const logFile = path.join(logDir, `${kernel.id}.log`);
-    this.log(`${kernel.id}: booting ${tree.release} (modules: ${mods.order.map((m) => m.name).join(' ')}); serial log ${logFile}`);
+    const logFile = path.join(logDir, `${kernel.id}${mode === 'ab' ? '-ab' : ''}.log`);
+    this.log(`${kernel.id}: booting ${tree.release} for ${mode} (modules: ${mods.order.map((m) => m.name).join(' ')}); serial log ${logFile}`);
     try {
-      const r = await boot({ vmlinuz: tree.vmlinuz, initrd, images: [images.ext4, images.xfs], timeoutMs: (kernel.bootTimeoutSeconds ?? this.config.defaults.bootTimeoutSeconds) * 1000, logFile, machine });
+      const r = await boot({ vmlinuz: tree.vmlinuz, initrd, images: [images.ext4, images.xfs], machine, timeoutMs: this.timeoutMs(kernel, mode), logFile });
       if (r.note) rec.logs.push(r.note);
       this.collect(rec, r);
     } finally {
@@ -105,6 +148,7 @@ export class Matrix {
     rec.accel = r.accel;
     rec.bootSeconds = r.seconds;
     rec.results = parsed.results;
+    rec.labs = parsed.labs;
     rec.logs.push(...parsed.logs);
     rec.info = parsed.info;
     rec.serialTail = tail(r.serial);

@@ -8,7 +8,7 @@ import { kernelsDir, repoRoot } from './paths.mjs';
 
 const mounted = (dir) => fs.readFileSync('/proc/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === dir);
 
-export async function runHost({ work, timeoutMs }) {
+export async function runHost({ work, timeoutMs, guestArgs = {} }) {
   const images = await makeImages(work);
   const mounts = [];
   const undo = async () => {
@@ -33,7 +33,9 @@ export async function runHost({ work, timeoutMs }) {
       mounts.push(dir);
       fsArgs.push('--fs', `${name}=${dir}`);
     }
-    const r = await sh(process.execPath, [path.join(kernelsDir, 'guest.js'), '--pkg', repoRoot, '--kernel', 'host', ...fsArgs],
+    const argsFile = path.join(work, 'host-guest-args.json');
+    fs.writeFileSync(argsFile, JSON.stringify(guestArgs));
+    const r = await sh(process.execPath, [path.join(kernelsDir, 'guest.js'), '--pkg', repoRoot, '--kernel', 'host', '--args-file', argsFile, ...fsArgs],
       { allowFail: true, timeoutMs });
     return { serial: r.stdout + r.stderr, code: r.code, timedOut: r.signal === 'SIGKILL', accel: 'host', seconds: (Date.now() - started) / 1000 };
   } finally {

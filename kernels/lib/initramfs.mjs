@@ -70,8 +70,8 @@ export async function commonArchive(work, userland = hostUserland, name = 'commo
   return out;
 }
 
-/** Per-kernel cpio (modules + order + kernel id) appended to the common one; resolves to the initrd path. */
-export async function kernelInitrd(work, id, common, modules) {
+/** Per-kernel cpio (modules + order + kernel id + guest.js arguments) appended to the common one; resolves to the initrd path. */
+export async function kernelInitrd(work, id, common, modules, guestArgs = {}) {
   const stage = path.join(work, `mods-${id}`);
   fs.rmSync(stage, { recursive: true, force: true });
   fs.mkdirSync(path.join(stage, 'modules'), { recursive: true });
@@ -83,6 +83,7 @@ export async function kernelInitrd(work, id, common, modules) {
   }
   fs.writeFileSync(path.join(stage, 'modules/order'), modules.map((m) => m.name).join('\n') + '\n');
   fs.writeFileSync(path.join(stage, 'kernel-id'), id);
+  fs.writeFileSync(path.join(stage, 'guest-args.json'), JSON.stringify(guestArgs));
   const mods = path.join(work, `mods-${id}.cpio`);
   await cpio(stage, mods);
   const initrd = path.join(work, `initrd-${id}.cpio`);

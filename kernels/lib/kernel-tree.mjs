@@ -3,22 +3,34 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { sh } from './sh.mjs';
 
-/** Unpack the debs into CACHE/trees/KEY (once); resolves to {root, release, vmlinuz}. */
+/**
+ * Unpack the debs into CACHE/trees/KEY (once); resolves to {root, release, vmlinuz}. Unpacked beside it and
+ * renamed into place, so runs sharing the cache never see (or remove) a half-made tree.
+ */
 export async function kernelTree(cache, key, debs) {
   const root = path.join(cache, 'trees', key);
   if (!fs.existsSync(path.join(root, '.done'))) {
-    fs.rmSync(root, { recursive: true, force: true });
-    fs.mkdirSync(root, { recursive: true });
-    for (const d of debs) await sh('dpkg-deb', ['-x', d.file, root]);
-    // Newer packages ship /usr/lib/modules; depmod -b (bookworm kmod) looks under ROOT/lib/modules.
-    const usrMods = path.join(root, 'usr/lib/modules');
-    if (fs.existsSync(usrMods)) {
-      fs.mkdirSync(path.join(root, 'lib/modules'), { recursive: true });
-      for (const r of fs.readdirSync(usrMods)) fs.renameSync(path.join(usrMods, r), path.join(root, 'lib/modules', r));
+    fs.mkdirSync(path.dirname(root), { recursive: true });
+    const stage = fs.mkdtempSync(`${root}.unpack-`);
+    try {
+      for (const d of debs) await sh('dpkg-deb', ['-x', d.file, stage]);
+      // Newer packages ship /usr/lib/modules; depmod -b (bookworm kmod) looks under ROOT/lib/modules.
+      const usrMods = path.join(stage, 'usr/lib/modules');
+      if (fs.existsSync(usrMods)) {
+        fs.mkdirSync(path.join(stage, 'lib/modules'), { recursive: true });
+        for (const r of fs.readdirSync(usrMods)) fs.renameSync(path.join(usrMods, r), path.join(stage, 'lib/modules', r));
+      }
+      const release = onlyRelease(stage);
+      await sh('/sbin/depmod', ['-b', stage, release]);
+      fs.writeFileSync(path.join(stage, '.done'), release);
+      // A tree without .done is a leftover of an interrupted older run: replace it.
+      if (!fs.existsSync(path.join(root, '.done'))) {
+        fs.rmSync(root, { recursive: true, force: true });
+        try { fs.renameSync(stage, root); } catch (e) { if (!fs.existsSync(path.join(root, '.done'))) throw e; }
+      }
+    } finally {
+      fs.rmSync(stage, { recursive: true, force: true });
     }
-    const release = onlyRelease(root);
-    await sh('/sbin/depmod', ['-b', root, release]);
-    fs.writeFileSync(path.join(root, '.done'), release);
   }
   const release = onlyRelease(root);
   const vmlinuz = [path.join(root, 'boot', `vmlinuz-${release}`), path.join(root, 'lib/modules', release, 'vmlinuz')].find((f) => fs.existsSync(f));

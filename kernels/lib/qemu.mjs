@@ -1,16 +1,31 @@
-// Boot a kernel + initrd under qemu-system-x86_64 (or another machine, see X86_64) with the disk images as
-// virtio drives; collect the serial log.
+// Boot a kernel + initrd under qemu (the machine of kernels.json `qemu`, per architecture) with the disk
+// images as virtio drives; collect the serial log.
 import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { which } from './sh.mjs';
 
-/**
- * The emulated machine: qemu binary, its CPU/board arguments, the kernel's serial console, whether KVM
- * may be tried, and how long the guest may take to reach /init under TCG.
- */
-export const X86_64 = { binary: 'qemu-system-x86_64', tcg: ['-cpu', 'max'], console: 'ttyS0', kvm: true, tcgBootSeconds: 150 };
+/** What an architecture may set in kernels.json `qemu.arch`; memory, vCPUs and disks are one setting for all. */
+const ARCH_KEYS = new Set(['binary', 'board', 'cpu', 'console', 'kvm', 'tcgBootSeconds']);
+const SHARED_KEYS = ['memoryMiB', 'cpus', 'diskFormat', 'diskCache', 'diskSizeMiB'];
 
-export const qemuBinary = (machine = X86_64) => which(machine.binary);
+/**
+ * The machine a guest of `arch` boots in: kernels.json `qemu`'s shared settings (memory, vCPUs, disk format,
+ * cache and size) with the architecture's binary, board, CPU model, console, whether KVM may be tried and how
+ * long TCG may take to reach /init. Throws on an unknown architecture or an entry that would make guests differ.
+ */
+export function machineFor(qemu, arch = 'x64') {
+  const own = qemu.arch?.[arch];
+  if (!own) throw new Error(`no qemu machine for arch ${arch} in kernels.json (qemu.arch has ${Object.keys(qemu.arch ?? {}).join(', ') || 'none'})`);
+  const extra = Object.keys(own).filter((k) => !k.startsWith('$') && !ARCH_KEYS.has(k));
+  if (extra.length) throw new Error(`kernels.json qemu.arch.${arch} sets ${extra.join(', ')}: only ${[...ARCH_KEYS].join(', ')} may differ between architectures`);
+  const missing = [...SHARED_KEYS.filter((k) => qemu[k] === undefined), ...['binary', 'cpu', 'console'].filter((k) => own[k] === undefined)];
+  if (missing.length) throw new Error(`kernels.json qemu machine for ${arch} lacks ${missing.join(', ')}`);
+  const shared = Object.fromEntries(SHARED_KEYS.map((k) => [k, qemu[k]]));
+  const ownKeys = Object.fromEntries(Object.entries(own).filter(([k]) => !k.startsWith('$')));
+  return { arch, ...shared, kvm: false, tcgBootSeconds: 150, ...ownKeys };
+}
+
+export const qemuBinary = (machine) => which(machine.binary);
 
 let kvm;
 /** Whether KVM really works here: /dev/kvm opens and qemu can start a VM with it. */
@@ -30,11 +45,17 @@ export function kvmUsable() {
   return kvm;
 }
 
+/** Guests still running: killed when the harness is interrupted (see `killGuests`). */
+const live = new Set();
+export function killGuests() {
+  for (const p of live) p.kill('SIGKILL');
+}
+
 const KVM_BROKEN = /KVM internal error|kvm run failed|failed to initialize kvm/i;
 
 /** Boot once; with KVM, a KVM failure (seen e.g. under nested virtualisation) falls back to TCG. */
 export async function boot(opts) {
-  if ((opts.machine ?? X86_64).kvm && (await kvmUsable())) {
+  if (opts.machine.kvm && (await kvmUsable())) {
     const r = await bootOnce(opts, true);
     if (!r.noBoot) return r;
     kvm = Promise.resolve(false);
@@ -47,18 +68,26 @@ export async function boot(opts) {
   return { ...again, note: [opts.note, `first boot never reached /init within ${again.bootDeadline} s; retried`].filter(Boolean).join('; ') };
 }
 
-function bootOnce({ vmlinuz, initrd, images, timeoutMs, logFile, machine = X86_64 }, useKvm) {
-  const args = [
-    '-m', '2048', '-smp', '2', '-nographic', '-no-reboot',
-    ...(useKvm ? ['-enable-kvm', '-cpu', 'host'] : machine.tcg),
+/** The qemu arguments of one boot: the machine of the guest's architecture (see `machineFor`). */
+export function qemuArgs({ vmlinuz, initrd, images, machine }, useKvm) {
+  return [
+    ...(machine.board ? ['-M', machine.board] : []),
+    '-m', String(machine.memoryMiB), '-smp', String(machine.cpus), '-nographic', '-no-reboot',
+    ...(useKvm ? ['-enable-kvm', '-cpu', 'host'] : ['-cpu', machine.cpu]),
     '-kernel', vmlinuz, '-initrd', initrd,
     '-append', `console=${machine.console} rdinit=/init quiet panic=-1`,
-    ...images.flatMap((img) => ['-drive', `file=${img},format=raw,if=virtio`]),
+    ...images.flatMap((img) => ['-drive', `file=${img},format=${machine.diskFormat},cache=${machine.diskCache},if=virtio`]),
   ];
+}
+
+function bootOnce({ vmlinuz, initrd, images, machine, timeoutMs, logFile }, useKvm) {
+  const args = qemuArgs({ vmlinuz, initrd, images, machine }, useKvm);
   const started = Date.now();
   const log = fs.createWriteStream(logFile);
   return new Promise((resolve) => {
     const p = spawn(machine.binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(p);
+    p.on('exit', () => live.delete(p));
     const chunks = [];
     let timedOut = false, noBoot = false;
     const onData = (d) => {
@@ -79,7 +108,7 @@ function bootOnce({ vmlinuz, initrd, images, timeoutMs, logFile, machine = X86_6
       clearTimeout(deadline);
       log.end();
       resolve({ serial: Buffer.concat(chunks).toString('utf8'), code, timedOut, noBoot, bootDeadline, error,
-        accel: useKvm ? 'kvm' : 'tcg', seconds: (Date.now() - started) / 1000 });
+        accel: useKvm ? 'kvm' : 'tcg', seconds: (Date.now() - started) / 1000, args });
     };
     p.on('error', (e) => finish(null, e.message));
     p.on('close', (code) => finish(code));

@@ -2,7 +2,7 @@
 export const PREFIX = '@@DONTCACHE@@';
 
 export function parseGuestOutput(text) {
-  const out = { results: [], logs: [], info: null, booted: null, fatal: null, done: false, guestExit: null };
+  const out = { results: [], labs: [], logs: [], info: null, booted: null, fatal: null, done: false, guestExit: null };
   for (const raw of text.split(/\r?\n/)) {
     const at = raw.indexOf(PREFIX);
     if (at < 0) continue;
@@ -10,11 +10,13 @@ export function parseGuestOutput(text) {
     try { msg = JSON.parse(raw.slice(at + PREFIX.length).trim()); } catch { out.logs.push(`unparsable: ${raw.slice(at, at + 200)}`); continue; }
     switch (msg.type) {
       case 'result': out.results.push(msg); break;
+      case 'lab': out.labs.push(msg); break;
       case 'info': out.info = msg; break;
       case 'booted': out.booted = msg; break;
       case 'fatal': out.fatal = msg.detail; break;
       case 'done': out.done = true; break;
       case 'guest-exit': out.guestExit = msg.code; break;
+      case 'progress': break;
       default: out.logs.push(msg.detail ?? JSON.stringify(msg));
     }
   }

@@ -105,6 +105,9 @@ export function renderReportHtml(report: LabReport): string {
   const p = report.probe;
   const ratios = v.ratios.map((r) => `<tr>${cell(r.scenario)}${cell(`${r.mode} / buffered`)}${cell(`${r.p50.toFixed(2)}×`)}${cell(`${r.p999.toFixed(2)}×`)}${cell(`${r.throughput.toFixed(2)}×`)}${cell(r.basis)}</tr>`).join('');
   const agree = v.agrees === null ? 'cannot tell' : v.agrees ? 'agree' : 'disagree';
+  const measured = v.measured === undefined ? '' : ` On their own the measurements say <b>${escape(v.measured ?? 'nothing clear')}</b>.`;
+  const regime = report.regime ? `<p><b>Regime:</b> ${escape(report.regime.kind)}: ${escape(report.regime.text)}.</p>` : '';
+  const missing = v.notMeasured?.length ? `<p><b>Not measured:</b> ${escape(v.notMeasured.join('; '))}.</p>` : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>dontcache latency lab — ${escape(report.dir)}</title>
 <style>
@@ -115,12 +118,13 @@ th{background:#f4f4f4}td:first-child,td.impl{text-align:left}td.impl{color:#666}
 td.failed{color:#b00;text-align:left}td.skipped,p.skipped{color:#777;text-align:left}
 .plots{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}figcaption{font-size:12px;color:#555;text-align:center}
 svg .grid{stroke:#e5e5e5}svg text{font-size:11px;fill:#444}svg .ylab{text-anchor:end;dominant-baseline:middle}
-svg .xlab,svg .axis{text-anchor:middle}.verdict{background:#f7f7fb;border:1px solid #ddd;padding:8px 12px}
+svg .xlab,svg .axis{text-anchor:middle}.verdict{background:#f7f7fb;border:1px solid #ddd;padding:8px 12px}.note{font-size:12.5px;color:#555}
 </style></head><body>
 <h1>dontcache latency lab</h1>
 <p>${escape(report.dir)} (${escape(p?.fsType ?? 'unknown fs')}), Linux ${escape(report.machine.kernel)}, ${report.machine.cpus} CPUs, ${(report.machine.memoryBytes / 2 ** 30).toFixed(1)} GiB RAM, Node ${escape(report.machine.node)}; ${report.options.trials} trials, modes interleaved, medians shown; ${escape(report.createdAt)}, ${report.durationS.toFixed(0)} s. Report schema v${report.version}.</p>
-<div class="verdict"><p><b>Verdict:</b> the probe says <b>${escape(v.writeback)}</b>${p ? ` (${escape(p.verdictReason)})` : ''}; the measurements <b>${agree}</b>: ${escape(v.reason)}.</p><p><b>Advice:</b> ${escape(v.advice)}</p>
-<table><tr><th>scenario</th><th>ratio</th><th>p50</th><th>p99.9</th><th>MB/s</th><th>latency</th></tr>${ratios}</table></div>
+<div class="verdict"><p><b>Verdict:</b> the probe says <b>${escape(v.writeback)}</b>${p ? ` (${escape(p.verdictReason)})` : ''}; the measurements <b>${agree}</b>: ${escape(v.reason)}.${measured}</p>${regime}${missing}<p><b>Advice:</b> ${escape(v.advice)}</p>
+<table><tr><th>scenario</th><th>ratio</th><th>p50 (lower is better)</th><th>p99.9 (lower is better)</th><th>MB/s (higher is better)</th><th>latency basis</th></tr>${ratios}</table>
+<p class="note">Each ratio is the mode's median over the trials divided by buffered's in the same scenario: below 1× the mode's writes return sooner than buffered ones (p50, p99.9), above 1× it writes more bytes per second (MB/s). Basis <i>syscall</i>: the time of each write system call, measured on the worker thread. Basis <i>callback</i>: where a mode has no syscall figure (Node's <code>fs.createWriteStream</code> hides its system calls), the time from the JavaScript write call to its callback, which also counts queueing in the stream and the thread pool; such ratios compare what the writing code waits for, not the kernel alone.</p></div>
 ${report.scenarios.map(scenarioSection).join('\n')}
 </body></html>
 `;

@@ -7,8 +7,11 @@
 /** Bumped when a field is removed or changes meaning. */
 export const LAB_REPORT_VERSION = 1;
 
-export const SCENARIO_NAMES = ['seq-write', 'rand-write', 'stream', 'many-files', 'noisy-neighbour', 'temp-file', 'memcg'] as const;
+export const SCENARIO_NAMES = ['seq-write', 'small-write', 'rand-write', 'stream', 'many-files', 'noisy-neighbour', 'temp-file', 'memcg', 'sustained'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
+
+/** What runs without `scenarios`: all but `sustained` (sized past the dirty limits: minutes; `--sustained` adds it). */
+export const DEFAULT_SCENARIOS: readonly ScenarioName[] = SCENARIO_NAMES.filter((name) => name !== 'sustained');
 
 export const MODE_NAMES = ['buffered', 'dontcache', 'writeback', 'auto', 'direct'] as const;
 export type ModeName = (typeof MODE_NAMES)[number];
@@ -132,14 +135,43 @@ export interface LabProbe {
 export interface LabVerdict {
   /** The probe's writeback behaviour. */
   writeback: LabProbe['writeback'];
-  /** Do the measurements agree with it? null when there is too little data to say. */
+  /**
+   * The behaviour the measurements show on their own, without the probe: from the dontcache/buffered
+   * syscall p50 ratios at small blocks (inline flush makes the writer pay, the flusher kick does not),
+   * or 'unsupported' when every dontcache mode was refused. null when no such figures exist, or when
+   * they sit between the two thresholds.
+   */
+  measured?: LabProbe['writeback'] | null;
+  /** Do the measurements agree with the probe? null when there is too little data to say. */
   agrees: boolean | null;
   /** What the agreement check looked at. */
   reason: string;
   /** dontcache / buffered and writeback / buffered ratios of median syscall p50 and p99.9 (per scenario). */
   ratios: LabRatio[];
-  /** One sentence: what to pick here. */
+  /** What was not measured in this run (scenarios skipped, modes not run or failed), one sentence each. */
+  notMeasured?: string[];
+  /** One sentence: what to pick here, from what ran. */
   advice: string;
+}
+
+/**
+ * Whether a run's writes stayed under the kernel's dirty limits (buffered writes then land in memory
+ * and never wait for the disk) or went past them (the writer is throttled: the regime the kernel
+ * developers measured).
+ */
+export interface LabRegime {
+  kind: 'in-memory' | 'past-dirty-limits';
+  /** The scenario the regime was judged on (the sustained one when it ran, else the biggest writer). */
+  scenario: ScenarioName;
+  /** Bytes that scenario wrote per trial, MiB. */
+  writtenMiB: number;
+  /** The kernel's dirty limits when the run started, MiB (vm.dirty_* of the dirtyable memory). */
+  dirtyLimitMiB: number;
+  backgroundLimitMiB: number;
+  /** Peak Dirty growth of its buffered mode (median over trials), MiB, when buffered ran. */
+  bufferedPeakDirtyMiB?: number;
+  /** One sentence. */
+  text: string;
 }
 
 export interface LabRatio {
@@ -169,9 +201,13 @@ export interface LabReport {
     modes: ModeName[];
     full: boolean;
     dropCaches: boolean;
+    /** The sustained scenario was asked for (`--sustained`). */
+    sustained?: boolean;
   };
   probe: LabProbe | null;
   scenarios: LabScenarioResult[];
+  /** Under or past the dirty limits: see {@link LabRegime}. */
+  regime?: LabRegime;
   verdict: LabVerdict;
   /** Set when the run stopped early (SIGINT): the report holds what finished. */
   interrupted?: boolean;

@@ -13,8 +13,9 @@ import { LabResources } from './resources';
 import { SCENARIOS, scenarioByName, type LabProfile } from './scenarios';
 import { runTrial } from './trial';
 import { labVerdict } from './verdict';
+import { dirtyLimits, freeBytes, labRegime, sustainedBytes } from './regime';
 import {
-  LAB_REPORT_VERSION, MODE_NAMES, SCENARIO_NAMES,
+  DEFAULT_SCENARIOS, LAB_REPORT_VERSION, MODE_NAMES,
   type LabModeResult, type LabProbe, type LabReport, type LabScenarioResult, type LabTrial, type ModeName, type ScenarioName,
 } from './report-types';
 import type { LatencyOutcome } from './job-types';
@@ -24,6 +25,8 @@ const MiB = 1024 * 1024;
 /** Default scenario size: about 2 minutes for the whole default profile on the reference VM. */
 export const DEFAULT_SIZE_BYTES = 256 * MiB;
 export const DEFAULT_TRIALS = 3;
+/** Trials when the sustained scenario runs: its tails swing widely from trial to trial. */
+export const DEFAULT_SUSTAINED_TRIALS = 5;
 
 /** What the runner tells while it works. */
 export type LabProgress =
@@ -42,6 +45,14 @@ export interface LabOptions {
   modes?: ModeName[];
   /** The kernel developers' scale: files of 2x RAM, 32 files in many-files. */
   full?: boolean;
+  /**
+   * Add the `sustained` scenario: 1 MiB sequential writes past the dirty limits (twice the
+   * dirty limit, at most half the free space), where buffered writers get throttled. Default
+   * trials become {@link DEFAULT_SUSTAINED_TRIALS}.
+   */
+  sustained?: boolean;
+  /** Bytes the sustained scenario writes instead of the size from the dirty limits. */
+  sustainedBytes?: number;
   /** Drop the page cache (machine-wide, root) before every trial. Default false. */
   dropCaches?: boolean;
   /** Untimed buffered write first, to touch fresh memory. Default true. */
@@ -85,13 +96,20 @@ export async function runLab(options: LabOptions): Promise<LabReport> {
   const dir = options.dir;
   const full = options.full ?? false;
   const sizeBytes = options.sizeBytes ?? (full ? 2 * os.totalmem() : DEFAULT_SIZE_BYTES);
-  const trials = options.trials ?? DEFAULT_TRIALS;
-  const scenarioNames = options.scenarios ?? [...SCENARIO_NAMES];
+  const scenarioNames = [...(options.scenarios ?? DEFAULT_SCENARIOS)];
+  if (options.sustained && !scenarioNames.includes('sustained')) scenarioNames.push('sustained');
+  const sustained = scenarioNames.includes('sustained');
+  const trials = options.trials ?? (sustained ? DEFAULT_SUSTAINED_TRIALS : DEFAULT_TRIALS);
   const modes = options.modes ?? [...MODE_NAMES];
   const dropping = options.dropCaches ?? false;
   const warmup = options.warmup ?? true;
   const emit = options.onProgress ?? (() => {});
   const profile: LabProfile = { sizeBytes, full, windowBytes: 8 * MiB };
+  const limits = dirtyLimits();
+  if (sustained) {
+    const bytes = options.sustainedBytes ?? sustainedBytes(limits, freeBytes(dir));
+    profile.sustained = { bytes, dirtyLimitBytes: limits.dirtyBytes, backgroundLimitBytes: limits.backgroundBytes };
+  }
   if (dropping && process.getuid?.() !== 0) throw new Error('--drop-caches needs root');
 
   let probed: LabProbe | null = null;
@@ -171,6 +189,7 @@ export async function runLab(options: LabOptions): Promise<LabReport> {
     await resources.release();
   }
 
+  const regime = labRegime(results, limits);
   return {
     schema: 'dontcache-lab-report',
     version: LAB_REPORT_VERSION,
@@ -178,9 +197,10 @@ export async function runLab(options: LabOptions): Promise<LabReport> {
     durationS: (Date.now() - started) / 1000,
     machine: { kernel: os.release(), cpus: os.cpus().length, memoryBytes: os.totalmem(), node: process.version, uid: process.getuid?.() ?? -1 },
     dir: fs.realpathSync(dir),
-    options: { sizeBytes, trials, warmup, scenarios: scenarioNames, modes, full, dropCaches: dropping },
+    options: { sizeBytes, trials, warmup, scenarios: scenarioNames, modes, full, dropCaches: dropping, ...(sustained ? { sustained: true } : {}) },
     probe: probed,
     scenarios: results,
-    verdict: labVerdict(probed, results),
+    ...(regime ? { regime } : {}),
+    verdict: labVerdict(probed, results, regime),
   };
 }

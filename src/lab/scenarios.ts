@@ -20,6 +20,8 @@ export interface LabProfile {
   full: boolean;
   /** Userspace writeback window. */
   windowBytes: number;
+  /** What the sustained scenario writes (past the dirty limits), with the limits it was sized from. */
+  sustained?: { bytes: number; dirtyLimitBytes: number; backgroundLimitBytes: number };
 }
 
 export interface Scenario {
@@ -104,6 +106,13 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     ...rawScenario,
+    name: 'small-write',
+    description: 'one writer, 16 KiB blocks, sequential (where per-write writeback submission shows)',
+    params: (p) => ({ blockSize: 16 * KiB, bytes: floorTo(p.sizeBytes / 4, MiB), files: 1 }),
+    plan: (mode, dir, p) => ({ main: writer(mode, [file(dir, `small-${mode}`)], floorTo(p.sizeBytes / 4, MiB), 16 * KiB, p) }),
+  },
+  {
+    ...rawScenario,
     name: 'rand-write',
     description: '4 KiB blocks at distinct random offsets of a preallocated file',
     skipMode: (mode) => (mode === 'auto' ? 'the write stream writes sequentially' : undefined),
@@ -172,7 +181,25 @@ export const SCENARIOS: readonly Scenario[] = [
       memcgLimitBytes: memcgLimit(p),
     }),
   },
+  {
+    ...rawScenario,
+    name: 'sustained',
+    description: 'one writer, 1 MiB blocks, sequential, sized past the dirty limits (buffered writers get throttled)',
+    params: (p) => ({
+      blockSize: MiB,
+      bytes: sustainedOf(p).bytes,
+      files: 1,
+      dirtyLimit: floorTo(sustainedOf(p).dirtyLimitBytes, MiB),
+      backgroundLimit: floorTo(sustainedOf(p).backgroundLimitBytes, MiB),
+    }),
+    plan: (mode, dir, p) => ({ main: writer(mode, [file(dir, `sustained-${mode}`)], sustainedOf(p).bytes, MiB, p) }),
+  },
 ];
+
+function sustainedOf(p: LabProfile): NonNullable<LabProfile['sustained']> {
+  if (!p.sustained) throw new Error('the sustained scenario needs its size (runLab sizes it from the dirty limits)');
+  return p.sustained;
+}
 
 /** The scenario called `name`. */
 export function scenarioByName(name: ScenarioName): Scenario {

@@ -26,7 +26,8 @@ const writeback = { enum: ['inline-flush', 'flusher-kick', 'unsupported', 'unkno
 /** The report's JSON Schema. */
 export const LAB_REPORT_SCHEMA: Schema = {
   $schema: 'https://json-schema.org/draft/2020-12/schema',
-  $id: `https://npmjs.com/package/dontcache/lab-report-v${LAB_REPORT_VERSION}.json`,
+  // A URN, not a URL: the schema ships inside the package and is not served from anywhere.
+  $id: `urn:dontcache:lab-report:v${LAB_REPORT_VERSION}`,
   title: 'dontcache latency lab report',
   $defs: {
     stat: object({ median: num, min: num, max: num }),
@@ -120,20 +121,36 @@ export const LAB_REPORT_SCHEMA: Schema = {
         modes: { type: 'array', items: { enum: [...MODE_NAMES] } },
         full: { type: 'boolean' },
         dropCaches: { type: 'boolean' },
-      }),
+        sustained: { type: 'boolean' },
+      }, ['sizeBytes', 'trials', 'warmup', 'scenarios', 'modes', 'full', 'dropCaches']),
       probe: { anyOf: [{ $ref: '#/$defs/probe' }, { type: 'null' }] },
       scenarios: { type: 'array', items: { $ref: '#/$defs/scenario' } },
+      regime: object(
+        {
+          kind: { enum: ['in-memory', 'past-dirty-limits'] },
+          scenario: { enum: [...SCENARIO_NAMES] },
+          writtenMiB: nonNegative,
+          dirtyLimitMiB: nonNegative,
+          backgroundLimitMiB: nonNegative,
+          bufferedPeakDirtyMiB: num,
+          text: { type: 'string' },
+        },
+        ['kind', 'scenario', 'writtenMiB', 'dirtyLimitMiB', 'backgroundLimitMiB', 'text'],
+      ),
       verdict: object(
         {
           writeback,
+          measured: { anyOf: [writeback, { type: 'null' }] },
           agrees: { type: ['boolean', 'null'] },
           reason: { type: 'string' },
           ratios: {
             type: 'array',
             items: object({ scenario: { enum: [...SCENARIO_NAMES] }, mode: { enum: [...MODE_NAMES] }, basis: { enum: ['syscall', 'callback'] }, p50: num, p999: num, throughput: num }),
           },
+          notMeasured: { type: 'array', items: { type: 'string' } },
           advice: { type: 'string' },
         },
+        ['writeback', 'agrees', 'reason', 'ratios', 'advice'],
       ),
       interrupted: { type: 'boolean' },
     },

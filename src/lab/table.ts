@@ -81,10 +81,16 @@ export function formatReportTable(report: LabReport): string {
     out.push(...layout(rows).map((l) => `  ${l}`));
   }
   const v = report.verdict;
+  if (report.regime) out.push('', `regime: ${report.regime.kind}: ${report.regime.text}`);
   out.push('', `verdict: probe says ${v.writeback}${p ? ` (${p.verdictReason})` : ''}`);
+  if (v.measured !== undefined) out.push(`  measurements alone say ${v.measured ?? 'nothing clear'}`);
   out.push(`  measurements ${v.agrees === null ? 'cannot tell' : v.agrees ? 'agree' : 'DISAGREE'}: ${v.reason}`);
   const ratioRows = v.ratios.map((r) => [`${r.scenario} ${r.mode}/buffered`, `p50 ${r.p50.toFixed(2)}x`, `p99.9 ${r.p999.toFixed(2)}x`, `MB/s ${r.throughput.toFixed(2)}x`, `(${r.basis})`]);
-  if (ratioRows.length) out.push(...layout(ratioRows).map((l) => `  ${l}`));
+  if (ratioRows.length) {
+    out.push('  ratios against buffered: latency lower is better, MB/s higher is better; (callback) = write-call-to-callback time where a mode has no syscall figure');
+    out.push(...layout(ratioRows).map((l) => `  ${l}`));
+  }
+  if (v.notMeasured?.length) out.push(`not measured: ${v.notMeasured.join('; ')}`);
   out.push(`advice: ${v.advice}`);
   return out.join('\n');
 }

@@ -77,6 +77,33 @@ describe('dirty memory on the machine file system', () => {
   });
 });
 
+describe.skipIf(!testFs('ext4').dir)('sustained scenario and what was not measured', () => {
+  const dir = testFs('ext4').dir!;
+
+  it('runs the sustained scenario when asked, reports its regime and validates', async () => {
+    const report = await runLab({ dir, sustained: true, sustainedBytes: 32 * 1024 * 1024, scenarios: ['small-write'], modes: ['buffered', 'dontcache'], sizeBytes: 16 * 1024 * 1024, trials: 2, warmup: false });
+    expect(validateLabReport(report)).toEqual([]);
+    expect(report.options.scenarios).toEqual(['small-write', 'sustained']);
+    expect(report.options.sustained).toBe(true);
+    const s = report.scenarios.find((x) => x.name === 'sustained')!;
+    expect(s.params).toMatchObject({ blockSize: 1024 * 1024, bytes: 32 * 1024 * 1024 });
+    expect(metricsOf(report, 'sustained', 'dontcache').residencyPct.median).toBeLessThanOrEqual(1);
+    expect(s.modes.every((m) => m.trials.length === 2)).toBe(true);
+    // 32 MiB stays far under any dirty limit: the report says so instead of claiming the throttled regime.
+    expect(report.regime).toMatchObject({ kind: 'in-memory', scenario: 'sustained', writtenMiB: 32 });
+    expect(report.regime!.dirtyLimitMiB).toBeGreaterThan(0);
+    expect(report.verdict.advice).toMatch(/sustained scenario \(which did not get past the dirty limits here\)/);
+  });
+
+  it('with buffered and writeback only, says dontcache was not measured (never "not available")', async () => {
+    const report = await runLab({ ...SMALL, dir, scenarios: ['seq-write'], modes: ['buffered', 'writeback'] });
+    expect(report.verdict.notMeasured).toContain('no dontcache writes were measured');
+    expect(report.verdict.measured).toBeNull();
+    expect(report.verdict.advice).not.toMatch(/not available/);
+    expect(report.verdict.advice).toMatch(/^dontcache writes were not measured in this run/);
+  });
+});
+
 describe('schema validator', () => {
   it('finds what is wrong in a broken report', () => {
     expect(validateLabReport({})).toContain('$.schema: is required');
