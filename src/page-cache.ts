@@ -1,7 +1,7 @@
 // How much of a file sits in the page cache, and pushing it out again.
 import { open, type FileHandle } from 'node:fs/promises';
 import { accessSync, constants as fsConstants, fstatSync } from 'node:fs';
-import { cachestat, fadvise, fdatasync, mincoreResidency, syncFileRange } from './io';
+import { cachestat, cachestatSync, fadvise, fdatasync, mincoreResidency, mincoreResidencySync, syncFileRange } from './io';
 import { constants } from './constants';
 import { systemError, type SystemError } from './errors';
 
@@ -99,6 +99,29 @@ export interface PageCacheStateOptions {
 }
 
 export type PathOrFd = string | Buffer | URL | number;
+
+/** The page size: the page cache holds, and POSIX_FADV_DONTNEED drops, whole pages only. */
+export const PAGE_SIZE: number = constants.PAGE_SIZE;
+/** `n` rounded down to a page boundary. */
+export const pageFloor = (n: number): number => Math.floor(n / PAGE_SIZE) * PAGE_SIZE;
+/** `n` rounded up to a page boundary. */
+export const pageCeil = (n: number): number => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
+
+/**
+ * The largest page-cache folio (MAX_PAGECACHE_ORDER: the PMD order, at most 11): 2 MiB
+ * with 4 KiB pages. Folios are aligned to their size, and POSIX_FADV_DONTNEED drops
+ * only folios wholly inside its range, so a range that ends inside a large folio (made
+ * by readahead or a big write) leaves that folio, and the next range starting there
+ * leaves it too. Ranges widened to this alignment cut no folio.
+ */
+export const FOLIO_MAX: number = PAGE_SIZE * 2 ** Math.min(11, Math.log2(PAGE_SIZE) - 3);
+/** `n` rounded down to a multiple of `align`. */
+export const alignDown = (n: number, align: number): number => Math.floor(n / align) * align;
+/** `n` rounded up to a multiple of `align`. */
+export const alignUp = (n: number, align: number): number => Math.ceil(n / align) * align;
+
+/** A byte range `[start, end)` of a file. */
+export type ByteRange = [number, number];
 
 const EISDIR = 21;
 const METHODS = ['auto', 'cachestat', 'mincore'];
@@ -303,4 +326,144 @@ export function dropCache(pathOrFd: PathOrFd): Promise<PageCacheState> {
     await fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
     return stateOf(fd, path, {});
   });
+}
+
+/** Pages in page-aligned `ranges`. */
+export function pagesIn(ranges: readonly ByteRange[]): number {
+  return ranges.reduce((sum, [start, end]) => sum + (end - start) / PAGE_SIZE, 0);
+}
+
+/**
+ * `[start, end)` widened to multiples of `align` (whole pages at least), minus `keep`
+ * (page-aligned, sorted, disjoint). Widening means an edge page shared with a neighbour's
+ * bytes is dropped too: that only costs a later read, whereas a partial page (or a folio
+ * cut by the range's end) is never dropped by DONTNEED at all.
+ */
+export function pagesOutside(start: number, end: number, keep: readonly ByteRange[] = [], align = PAGE_SIZE): ByteRange[] {
+  const out: ByteRange[] = [];
+  let at = alignDown(start, align);
+  const to = alignUp(end, align);
+  for (const [from, until] of keep) {
+    if (until <= at || from >= to) continue;
+    if (from > at) out.push([at, from]);
+    at = Math.max(at, until);
+  }
+  if (at < to) out.push([at, to]);
+  return out;
+}
+
+/** POSIX_FADV_DONTNEED on `[start, end)` widened to `align` (see {@link pagesOutside}), outside `keep`. */
+export async function dropPages(
+  fd: number, start: number, end: number, keep: readonly ByteRange[] = [], align = PAGE_SIZE,
+): Promise<void> {
+  for (const [from, to] of pagesOutside(start, end, keep, align)) await fadvise(fd, from, to - from, constants.POSIX_FADV_DONTNEED);
+}
+
+let cachestatMissing = false;
+
+/** Cached pages of a range: cachestat(2), or mmap + mincore(2) before Linux 6.5 (readable fds only). */
+function cachedPagesSync(fd: number, offset: number, length: number): number {
+  if (!cachestatMissing) {
+    try {
+      return cachestatSync(fd, offset, length).cache;
+    } catch (error) {
+      if ((error as SystemError).code !== 'ENOSYS') throw error;
+      cachestatMissing = true;
+    }
+  }
+  return mincoreResidencySync(fd, offset, length).resident;
+}
+
+/**
+ * Which pages of `[start, end)` (page-aligned) are in the page cache right now, as sorted,
+ * merged, page-aligned ranges. Bisects with cachestat(2): a wholly cached or wholly
+ * uncached range costs one call, a single cached page among n about 2 log2(n). After
+ * `budget` calls the ranges still undecided count as cached (keeping a page too many is
+ * the safe side). Without cachestat (before Linux 6.5) it asks mincore(2), which needs a
+ * readable fd; throws when neither can tell.
+ */
+export function cachedRangesSync(fd: number, start: number, end: number, budget: number): ByteRange[] {
+  const found: ByteRange[] = [];
+  let calls = 0;
+  const add = (from: number, to: number) => {
+    const last = found[found.length - 1];
+    if (last && last[1] === from) last[1] = to;
+    else found.push([from, to]);
+  };
+  const visit = (from: number, to: number): void => {
+    if (calls++ >= budget) {
+      add(from, to);
+      return;
+    }
+    const pages = (to - from) / PAGE_SIZE;
+    const cache = cachedPagesSync(fd, from, to - from);
+    if (cache === 0) return;
+    if (cache >= pages || pages === 1) {
+      add(from, to);
+      return;
+    }
+    const middle = from + Math.floor(pages / 2) * PAGE_SIZE;
+    visit(from, middle);
+    visit(middle, to);
+  };
+  if (end > start) visit(start, end);
+  return found;
+}
+
+/** cachestat calls a {@link PriorResidency} may spend per measurement. */
+const MEASURE_BUDGET = 64;
+
+/**
+ * The pages of one file that were in the page cache before this stream wrote (or read)
+ * them: someone else's, so the stream leaves them cached, as the kernel does with
+ * RWF_DONTCACHE ("pages already cached stay cached"). Measured with
+ * {@link cachedRangesSync} just before the stream's first I/O into each region (`region`
+ * bytes ahead at a time, widened to {@link FOLIO_MAX} like the drops), only below `limit`
+ * (the file size at open: nobody else's pages lie beyond it).
+ */
+export class PriorResidency {
+  /** false when the measurement failed (no cachestat, and mincore cannot map the fd). */
+  known = true;
+  private measuredTo = 0;
+  private kept: ByteRange[] = [];
+
+  constructor(
+    private readonly fd: number,
+    private readonly limit: number,
+    private readonly region: number,
+  ) {}
+
+  /** Measures the part of `[start, end)` not measured yet, up to `region` bytes ahead. */
+  measure(start: number, end: number, budget = MEASURE_BUDGET): void {
+    const limit = pageCeil(this.limit);
+    const from = Math.max(alignDown(start, FOLIO_MAX), this.measuredTo);
+    if (!this.known || from >= Math.min(alignUp(end, FOLIO_MAX), limit)) return;
+    const to = Math.min(limit, Math.max(alignUp(end, FOLIO_MAX), from + this.region));
+    try {
+      for (const range of cachedRangesSync(this.fd, from, to, budget)) this.keep(range);
+    } catch {
+      this.known = false;
+      this.kept = [];
+    }
+    this.measuredTo = to;
+  }
+
+  /** The kept ranges within `[start, end)` widened to `align`. */
+  keptWithin(start: number, end: number, align = FOLIO_MAX): ByteRange[] {
+    const from = alignDown(start, align);
+    const to = alignUp(end, align);
+    return this.kept.filter(([a, b]) => b > from && a < to).map(([a, b]): ByteRange => [Math.max(a, from), Math.min(b, to)]);
+  }
+
+  /** Forgets kept ranges wholly below `offset` widened down (settled, never touched again by a sequential stream). */
+  forgetBelow(offset: number): void {
+    const below = alignDown(offset, FOLIO_MAX);
+    this.kept = this.kept.filter(([, end]) => end > below);
+  }
+
+  private keep([from, to]: ByteRange): void {
+    const last = this.kept[this.kept.length - 1];
+    if (last && last[1] >= from) last[1] = Math.max(last[1], to);
+    else this.kept.push([from, to]);
+  }
 }

@@ -7,9 +7,10 @@
 import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { Readable, finished } from 'node:stream';
-import { cachestatSync, fadvise, preadv2Callback } from './io';
-import { constants } from './constants';
+import { cachestatSync, preadv2Callback } from './io';
 import { systemError } from './errors';
+import { descriptorState } from './fd-position';
+import { FOLIO_MAX, PriorResidency, alignDown, dropPages } from './page-cache';
 import {
   CACHE_OPTIONS, FALLBACK_OPTIONS, RWF_DONTCACHE, autoStrategy, choiceOption, copyOptions,
   fallbackStrategy, lookUpFileSystemHint, mayRetryWithoutDontcache,
@@ -26,7 +27,12 @@ export const DEFAULT_READ_HIGH_WATER_MARK = 64 * 1024;
 // Ranges read plainly are dropped in batches of this size: POSIX_FADV_DONTNEED drains
 // per-CPU LRU caches system-wide, too costly to do per 64 KiB read.
 const DROP_BATCH = 8 * 1024 * 1024;
-const PAGE = constants.PAGE_SIZE;
+// Readahead runs ahead of the reader (read_ahead_kb: 128 KiB to a few MiB, 8 MiB seen on
+// virtio): a stream that stops before the end of the file also drops that much after its
+// last byte, of what was not cached when it started.
+const READAHEAD_TAIL = 16 * 1024 * 1024;
+// cachestat calls the snapshot of what was cached at the start may spend (bisection).
+const SNAPSHOT_BUDGET = 1024;
 
 export interface DontcacheReadStreamOptions {
   /** open(2) flags (default 'r'); ignored when `fd` is given. */
@@ -103,9 +109,10 @@ export class DontcacheReadStreamBase extends Readable {
   private offset!: number;
   private performingIO!: boolean;
   private counts!: { syscalls: number; fallbacks: number };
-  // Plain reads: whether pages found cached must be kept (the file was partly cached
-  // at open), and the range read since the last drop.
-  private keepCached!: boolean;
+  // Plain reads: the pages cached before the stream started (kept), the file size at
+  // open, and the range read since the last drop.
+  private prior!: PriorResidency | null;
+  private sizeAtOpen!: number;
   private dropStart!: number;
   private dropEnd!: number;
   private dropping!: Promise<void> | null;
@@ -154,7 +161,8 @@ export class DontcacheReadStreamBase extends Readable {
         return;
       }
       this.pos = this.start ?? (given || !stat.isFile() ? -1 : 0);
-      this.offset = this.pos === -1 ? 0 : this.pos;
+      this.offset = this.pos !== -1 ? this.pos : given ? descriptorState(fd).pos : 0;
+      this.sizeAtOpen = stat.size;
       if (!stat.isFile()) {
         this.strategy = 'buffered';
         callback();
@@ -171,13 +179,12 @@ export class DontcacheReadStreamBase extends Readable {
 
   private useStrategy(strategy: CacheStrategy): void {
     this.strategy = strategy;
-    if (strategy === 'writeback' && this.fd !== null) {
-      // Pages cached before this stream belong to someone else: keep them, if any.
-      try {
-        this.keepCached = cachestatSync(this.fd, this.offset, 0).cache > 0;
-      } catch {
-        this.keepCached = true;
-      }
+    if (strategy === 'writeback' && this.fd !== null && !this.prior) {
+      // Pages cached before this stream's first plain read belong to someone else: note
+      // which (also those just past its range, where its readahead may reach), keep them.
+      const last = Math.min(this.end + 1, this.sizeAtOpen);
+      this.prior = new PriorResidency(this.fd, this.sizeAtOpen, 0);
+      this.prior.measure(this.offset, last + READAHEAD_TAIL, SNAPSHOT_BUDGET);
     }
   }
 
@@ -185,8 +192,7 @@ export class DontcacheReadStreamBase extends Readable {
     const remaining = this.end - (this.pos === -1 ? this.offset : this.pos) + 1;
     const want = Math.min(size, remaining);
     if (want <= 0) {
-      void this.flushDrops();
-      this.push(null);
+      this.endOfRange();
       return;
     }
     this.performingIO = true;
@@ -195,7 +201,6 @@ export class DontcacheReadStreamBase extends Readable {
 
   private readInto(buffer: Buffer, flags: number): void {
     const offset = this.offset;
-    const wasCached = this.strategy === 'writeback' && this.keepCached && this.rangeCached(offset, buffer.length);
     this.reader(this.fd as number, buffer, this.pos, flags, (error, bytes) => {
       this.counts.syscalls++;
       if (this.destroyed) {
@@ -214,14 +219,13 @@ export class DontcacheReadStreamBase extends Readable {
         return;
       }
       if (bytes === 0) {
-        void this.flushDrops();
-        this.push(null);
+        this.endOfRange();
         return;
       }
       this.bytesRead += bytes;
       this.offset += bytes;
       if (this.pos !== -1) this.pos += bytes;
-      if (this.strategy === 'writeback' && !wasCached) this.dropBehind(offset, bytes);
+      if (this.strategy === 'writeback') this.dropBehind(offset, bytes);
       // A short read is copied (as fs.ReadStream does) so that it does not keep the
       // whole read buffer alive.
       this.push(bytes === buffer.length ? buffer : copyOf(buffer, bytes));
@@ -244,12 +248,14 @@ export class DontcacheReadStreamBase extends Readable {
     this.emit('fallback', event);
   }
 
-  private rangeCached(offset: number, length: number): boolean {
-    try {
-      return cachestatSync(this.fd as number, offset, length).cache > 0;
-    } catch {
-      return true;
+  /** The range is read: drop the rest, with what readahead fetched past it, and end. */
+  private endOfRange(): void {
+    if (this.strategy === 'writeback' && this.prior) {
+      const tailEnd = Math.min(this.sizeAtOpen, this.offset + READAHEAD_TAIL);
+      if (tailEnd > this.offset) this.dropBehind(this.offset, tailEnd - this.offset);
     }
+    void this.flushDrops();
+    this.push(null);
   }
 
   /** Queues `[offset, offset + bytes)` for DONTNEED; drops a batch once it is large. */
@@ -259,21 +265,30 @@ export class DontcacheReadStreamBase extends Readable {
       this.dropStart = offset;
     }
     this.dropEnd = offset + bytes;
-    if (this.dropEnd - this.dropStart >= DROP_BATCH && !this.dropping) this.flushDrops();
+    if (this.dropEnd - this.dropStart >= DROP_BATCH && !this.dropping) this.flushDrops(false);
   }
 
-  // At most one fadvise in flight (one threadpool thread besides the read).
-  private flushDrops(): Promise<void> {
-    const [start, end] = [this.dropStart, this.dropEnd];
-    this.dropStart = this.dropEnd = -1;
-    if (start < 0 || end <= start || this.fd === null) return this.dropping ?? Promise.resolve();
-    // Whole pages only: DONTNEED ignores partial ones; the last one may be shared.
-    const from = Math.floor(start / PAGE) * PAGE;
-    const to = Math.ceil(end / PAGE) * PAGE;
+  /**
+   * Drops the queued range, all of it (`all`, at the end) or up to the last FOLIO_MAX
+   * boundary: readahead makes large folios, DONTNEED drops only folios wholly inside
+   * its range, and the folio the reader is in also holds pages it has not read yet.
+   * At most one fadvise in flight (one threadpool thread besides the read).
+   */
+  private flushDrops(all = true): Promise<void> {
+    const start = this.dropStart;
+    const end = all ? this.dropEnd : alignDown(this.dropEnd, FOLIO_MAX);
+    if (end < this.dropEnd) this.dropStart = end;
+    else this.dropStart = this.dropEnd = -1;
+    // Pages cached before the stream started stay: all of them when that is unknown (no
+    // cachestat and no mincore), or seems so (a user who may only read the file gets
+    // EPERM from cachestat and "every page resident" from mincore).
+    const unknown = this.prior?.known === false;
+    if (start < 0 || end <= start || this.fd === null || unknown) return this.dropping ?? Promise.resolve();
     const fd = this.fd;
+    const keep = this.prior?.keptWithin(start, end) ?? [];
     const previous = this.dropping ?? Promise.resolve();
     const current = previous
-      .then(() => fadvise(fd, from, to - from, constants.POSIX_FADV_DONTNEED))
+      .then(() => dropPages(fd, start, end, keep, FOLIO_MAX))
       .catch(() => undefined)
       .finally(() => {
         if (this.dropping === current) this.dropping = null;
@@ -347,7 +362,8 @@ function initReadStream(self: any, path: PathArgument, options: DontcacheReadStr
   self.offset = 0;
   self.performingIO = false;
   self.counts = { syscalls: 0, fallbacks: 0 };
-  self.keepCached = false;
+  self.prior = null;
+  self.sizeAtOpen = 0;
   self.dropStart = -1;
   self.dropEnd = -1;
   self.dropping = null;

@@ -20,7 +20,9 @@ import {
   HandleLease, addLegacyOpen, checkThis, closeFile, nodeStyleConstructor, openFile, resolveFile, skipBytes, writeThrough,
   type StreamFile, type WriteStreamFsImplementation,
 } from './stream-file';
-import { DEFAULT_WINDOW_SIZE, WritebackWindow, settleRange } from './writeback-window';
+import { DEFAULT_WINDOW_SIZE, WritebackWindow } from './writeback-window';
+import { FOLIO_MAX, PAGE_SIZE, PriorResidency } from './page-cache';
+import { PositionReader, descriptorState } from './fd-position';
 import { constants } from './constants';
 import { systemError, type SystemError } from './errors';
 
@@ -116,16 +118,30 @@ function isAppend(flags: unknown): boolean {
   return typeof flags === 'string' && flags.includes('a');
 }
 
-/** File offset and O_APPEND of an open descriptor, from /proc/self/fdinfo (Node has no lseek). */
-function descriptorState(fd: number): { pos: number; append: boolean } {
-  try {
-    const info = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
-    const pos = Number(/^pos:\s*(\d+)/m.exec(info)?.[1] ?? 0);
-    const flags = parseInt(/^flags:\s*([0-7]+)/m.exec(info)?.[1] ?? '0', 8);
-    return { pos, append: (flags & O_APPEND) !== 0 };
-  } catch {
-    return { pos: 0, append: false };
+function byteLength(buffers: readonly Buffer[]): number {
+  let n = 0;
+  for (const buffer of buffers) n += buffer.length;
+  return n;
+}
+
+/**
+ * The buffers one pwritev2 syscall takes (at most IOV_MAX of them and MAX_BYTES_PER_CALL
+ * bytes), and the rest. An append is placed per syscall: split here, each call's bytes
+ * land in one piece, whose place the file position then tells.
+ */
+function oneSyscall(buffers: readonly Buffer[]): [Buffer[], Buffer[]] {
+  const { IOV_MAX, MAX_BYTES_PER_CALL } = constants;
+  let bytes = 0;
+  for (let i = 0; i < buffers.length; i++) {
+    if (i === IOV_MAX) return [buffers.slice(0, i), buffers.slice(i)];
+    const room = MAX_BYTES_PER_CALL - bytes;
+    if (buffers[i].length > room) {
+      if (room === 0) return [buffers.slice(0, i), buffers.slice(i)];
+      return [[...buffers.slice(0, i), buffers[i].subarray(0, room)], [buffers[i].subarray(room), ...buffers.slice(i + 1)]];
+    }
+    bytes += buffers[i].length;
   }
+  return [buffers.slice(), []];
 }
 
 /**
@@ -157,8 +173,11 @@ export class DontcacheWriteStreamBase extends Writable {
   private pos!: number;
   // Absolute offset of the next byte (known or, at -1, inferred), for the cache work.
   private offset!: number;
-  private firstOffset!: number;
+  // File size at open: only pages below it can hold someone else's cached data.
+  private sizeAtOpen!: number;
   private window!: WritebackWindow | null;
+  // With O_APPEND: where each write's bytes landed (other processes may append too).
+  private landing!: PositionReader | null;
   private performingIO!: boolean;
   // Bytes of the batch being written, and whether write() returned false and so owes
   // exactly one 'drain'.
@@ -235,7 +254,8 @@ export class DontcacheWriteStreamBase extends Writable {
       else if (this.start !== undefined) this.pos = this.start;
       else this.pos = given || !stat.isFile() ? -1 : 0;
       this.offset = append ? stat.size : this.pos === -1 ? state.pos : this.pos;
-      this.firstOffset = this.offset;
+      this.sizeAtOpen = stat.size;
+      if (append && stat.isFile()) this.landing = new PositionReader(fd);
       if (!stat.isFile()) {
         // Pipes, terminals, devices: no page cache of ours to keep clean.
         this.strategy = 'buffered';
@@ -260,7 +280,11 @@ export class DontcacheWriteStreamBase extends Writable {
     if (strategy === 'buffered') this.window?.stop(() => undefined);
     else if (this.window) this.window.mode.drop = strategy === 'writeback';
     else if (this.fd !== null) {
-      this.window = new WritebackWindow(this.fd, this.windowSize, { drop: strategy === 'writeback' });
+      // Appends land beyond the old end of the file, where nobody else has cached
+      // anything; their neighbours' bytes are someone else's: drop whole pages only.
+      const prior = this.landing ? null : new PriorResidency(this.fd, this.sizeAtOpen, this.windowSize);
+      const align = this.landing ? PAGE_SIZE : FOLIO_MAX;
+      this.window = new WritebackWindow(this.fd, this.windowSize, { drop: strategy === 'writeback' }, { prior, align });
     }
   }
 
@@ -324,7 +348,7 @@ export class DontcacheWriteStreamBase extends Writable {
     // The queue just became this batch: the producer may fill the next one meanwhile.
     // (Writable updates its queue after this call returns: look on the next tick.)
     if (this.owesDrain) process.nextTick(() => this.drainEarly());
-    if (this.window) this.window.ready(issue);
+    if (this.window) this.window.ready(issue, this.inFlightBytes);
     else issue(null);
   }
 
@@ -334,21 +358,31 @@ export class DontcacheWriteStreamBase extends Writable {
   }
 
   private issue(buffers: Buffer[], flags: number, callback: WriteCallback): void {
+    const [now, later] = this.landing ? oneSyscall(buffers) : [buffers, []];
     const position = this.pos;
-    this.writer(this.fd as number, buffers, position, flags, (error, bytes, ns, calls) => {
+    if (!this.landing) this.window?.beforeWrite(this.offset, byteLength(now));
+    this.writer(this.fd as number, now, position, flags, (error, bytes, ns, calls) => {
       const landed = this.account(error, bytes, ns, calls);
       this.advance(landed);
-      if (!error) this.ioDone(callback, this.window?.error ?? null);
+      if (!error) this.writeOn(later, flags, callback);
       // Destroyed meanwhile: the refused bytes are not written again (nor 'fallback').
       else if (!this.destroyed && mayRetryWithoutDontcache(error, flags, this.fallback)) {
-        this.retryWithoutDontcache(skipBytes(buffers, landed), flags & ~RWF_DONTCACHE, error, position, callback);
+        this.retryWithoutDontcache(skipBytes(now, landed), later, flags & ~RWF_DONTCACHE, error, position, callback);
       } else this.ioDone(callback, error);
     });
   }
 
+  /** After a successful write: the rest of the batch (not after destroy()), or the batch's callback. */
+  private writeOn(later: Buffer[], flags: number, callback: WriteCallback): void {
+    const windowError = this.window?.error ?? null;
+    if (later.length === 0 || windowError) this.ioDone(callback, windowError);
+    else if (this.destroyed) this.ioDone(callback, destroyedError());
+    else this.issue(later, flags, callback);
+  }
+
   /** Writes the refused bytes again without RWF_DONTCACHE; switches only if that succeeds. */
   private retryWithoutDontcache(
-    rest: Buffer[], flags: number, refusal: SystemError, position: number, callback: WriteCallback,
+    rest: Buffer[], later: Buffer[], flags: number, refusal: SystemError, position: number, callback: WriteCallback,
   ): void {
     pwritev2Callback(this.fd as number, rest, this.pos, flags, (error, bytes, ns, calls) => {
       const landed = this.account(error, bytes, ns, calls);
@@ -364,7 +398,7 @@ export class DontcacheWriteStreamBase extends Writable {
       this.advance(landed);
       const event: FallbackEvent = { from: 'dontcache', to, reason: refusal, position };
       if (!this.destroyed) this.emit('fallback', event);
-      this.ioDone(callback, null);
+      this.writeOn(later, flags, callback);
     });
   }
 
@@ -383,9 +417,12 @@ export class DontcacheWriteStreamBase extends Writable {
 
   private advance(bytes: number): void {
     if (bytes <= 0) return;
-    this.window?.written(this.offset, bytes);
+    // An append's bytes end at the file position it left (one syscall, one piece).
+    const end = this.window ? this.landing?.read() : undefined;
+    const start = end === undefined ? this.offset : end - bytes;
+    this.window?.written(start, bytes);
     this.bytesWritten += bytes;
-    this.offset += bytes;
+    this.offset = start + bytes;
     if (this.pos !== -1) this.pos += bytes;
   }
 
@@ -396,20 +433,16 @@ export class DontcacheWriteStreamBase extends Writable {
     if (this.destroyed) this.emit(kIoDone, error);
   }
 
-  /** flush (fdatasync), then wait for the tail's writeback and drop it: a clean cache at 'finish'. */
+  /** Wait for the tail's writeback and drop it (a clean cache at 'finish'), then flush (fdatasync). */
   override _final(callback: WriteCallback): void {
     const fd = this.fd as number;
-    const clean = this.strategy !== 'buffered';
     const steps = async () => {
-      if (this.window) {
-        const window = this.window;
-        await new Promise<void>((resolve) => window.stop(resolve));
-        if (window.error) throw window.error;
-      }
+      const window = this.window;
+      if (window) await new Promise<void>((resolve, reject) => window.finish((error) => (error ? reject(error) : resolve())));
+      this.landing?.close();
       // fdatasync, not fsync: it persists the data and the metadata needed to read it
       // back (the size), which is what a finished stream promises; mtime can lag.
       if (this.flush) await this.sync(fd);
-      if (clean) await settleRange(fd, this.firstOffset, this.offset);
     };
     this.performingIO = true;
     steps().then(
@@ -427,6 +460,7 @@ export class DontcacheWriteStreamBase extends Writable {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     const close = (ioError?: Error | null) => {
+      this.landing?.close();
       const window = this.window;
       if (window) window.stop(() => this.closeDescriptor(error || ioError || null, callback));
       else this.closeDescriptor(error || ioError || null, callback);
@@ -513,8 +547,9 @@ function initWriteStream(self: any, path: PathArgument, options: DontcacheWriteS
   self.strategy = 'pending';
   self.pos = -1;
   self.offset = 0;
-  self.firstOffset = 0;
+  self.sizeAtOpen = 0;
   self.window = null;
+  self.landing = null;
   self.performingIO = false;
   self.inFlightBytes = 0;
   self.owesDrain = false;

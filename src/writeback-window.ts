@@ -5,15 +5,24 @@
  * `sync_file_range(WAIT_BEFORE|WRITE|WAIT_AFTER)` and then `POSIX_FADV_DONTNEED` on
  * exactly that range, whose writeback is then complete. Works on any file system with
  * a page cache, also those that refuse RWF_DONTCACHE (btrfs).
+ *
+ * Behind RWF_DONTCACHE writes the same window only waits, and then drops what the kernel
+ * left cached: up to at least Linux 7.2 the kernel skips its drop when writeback
+ * completes in interrupt context (ext4 overwriting allocated blocks), so such pages stay
+ * cached, clean, although the flag was accepted. A cachestat(2) of the finished window
+ * tells; where the kernel did drop (new files, appends, XFS) nothing more is done.
+ *
+ * Pages that were cached before the writer wrote them (someone else's, see
+ * {@link PriorResidency}) are never dropped, as the kernel keeps them with RWF_DONTCACHE.
  */
 import { constants } from './constants';
-import { fadvise, syncFileRange } from './io';
+import { cachestat, syncFileRange } from './io';
+import { PAGE_SIZE, dropPages, pageCeil, pageFloor, pagesIn, type ByteRange, type PriorResidency } from './page-cache';
 
 /** Default window: 8 MiB, the size the classic recipe uses. */
 export const DEFAULT_WINDOW_SIZE = 8 * 1024 * 1024;
 
-const PAGE = constants.PAGE_SIZE;
-const { SYNC_FILE_RANGE_WAIT_BEFORE, SYNC_FILE_RANGE_WRITE, SYNC_FILE_RANGE_WAIT_AFTER, POSIX_FADV_DONTNEED } = constants;
+const { SYNC_FILE_RANGE_WAIT_BEFORE, SYNC_FILE_RANGE_WRITE, SYNC_FILE_RANGE_WAIT_AFTER } = constants;
 const WAIT_AND_WRITE = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
 
 // Errors that only say "this file cannot do sync_file_range/fadvise" (a pipe, an odd
@@ -22,16 +31,16 @@ const WAIT_AND_WRITE = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYN
 const ADVISORY_ONLY = new Set(['ESPIPE', 'EINVAL', 'ENOSYS', 'ENOTSUP']);
 
 /**
- * Waits until `[start, end)` is written back, then drops it from the page cache.
- * DONTNEED skips partial pages, so the range is widened to whole pages: a shared edge
- * page may be dropped too, which only costs a later read.
+ * Waits until `[start, end)` is written back, then drops its whole pages from the page
+ * cache (widened to `align`), except `keep`. A shared edge page may be dropped too, which
+ * only costs a later read.
  */
-export async function settleRange(fd: number, start: number, end: number): Promise<void> {
+export async function settleRange(
+  fd: number, start: number, end: number, keep: readonly ByteRange[] = [], align = PAGE_SIZE,
+): Promise<void> {
   if (end <= start) return;
   await syncFileRange(fd, start, end - start, WAIT_AND_WRITE);
-  const from = Math.floor(start / PAGE) * PAGE;
-  const to = Math.ceil(end / PAGE) * PAGE;
-  await fadvise(fd, from, to - from, POSIX_FADV_DONTNEED);
+  await dropPages(fd, start, end, keep, align);
 }
 
 /** How a window treats finished ranges. */
@@ -39,17 +48,37 @@ export interface WindowMode {
   /**
    * true (the 'writeback' strategy): start writeback of each finished window and drop
    * the one before once written back. false (RWF_DONTCACHE writes, which start their
-   * own writeback and drop their own pages): only wait for the window before, which
-   * bounds the pages under writeback when the disk is slower than the writer.
+   * own writeback and should drop their own pages): only wait for the window before,
+   * which bounds the pages under writeback when the disk is slower than the writer,
+   * then drop what the kernel left cached of it.
    */
   drop: boolean;
 }
 
+/** Further settings of a {@link WritebackWindow}. */
+export interface WindowOptions {
+  /** Windows the settling may lag behind the writer (default 1): the bound is `(maxLag + 2) * windowSize`. */
+  maxLag?: number;
+  /** What was cached before the writer got there, never dropped; default: nothing is kept. */
+  prior?: PriorResidency | null;
+  /**
+   * Drops are widened to this alignment (default: whole pages). A positioned writer
+   * passes FOLIO_MAX so that no large folio is cut between two windows; an appender
+   * keeps the page default, since its neighbours' bytes are someone else's and the
+   * folios of its own writes lie within the pages it wrote.
+   */
+  align?: number;
+}
+
+type Step = () => Promise<void>;
+
 /**
- * Follows a sequential writer and keeps at most about `(maxLag + 2) * windowSize`
- * bytes of its file dirty or under writeback. Runs one syscall at a time (at most one
- * libuv threadpool thread). The writer calls {@link written} after each write and
- * {@link ready} before the next one, which holds it back while the window lags.
+ * Follows a sequential writer and keeps at most `(maxLag + 2) * windowSize` bytes of what
+ * it wrote unsettled (dirty, under writeback or still cached), as long as its writes are
+ * smaller than a window. Runs one syscall at a time (at most one libuv threadpool
+ * thread). The writer calls {@link beforeWrite} before each positioned write,
+ * {@link written} after each write with where its bytes landed, and {@link ready} before
+ * the next one, which holds it back while that would pass the bound.
  */
 export class WritebackWindow {
   /** A writeback failure (EIO, ENOSPC...) seen by sync_file_range; writes fail with it. */
@@ -60,25 +89,44 @@ export class WritebackWindow {
   private readonly queue: Array<[number, number]> = [];
   private running = false;
   private stopped = false;
-  private readyWaiters: Array<(error: Error | null) => void> = [];
+  private finishing = false;
+  // Bytes written and not yet settled (written back and dropped, or found dropped).
+  private unsettled = 0;
+  private readyWaiters: Array<[(error: Error | null) => void, number]> = [];
   private idleWaiters: Array<() => void> = [];
+  private finishWaiters: Array<(error: Error | null) => void> = [];
+
+  private readonly maxLag: number;
+  private readonly prior: PriorResidency | null;
+  private readonly align: number;
 
   constructor(
     private readonly fd: number,
     readonly windowSize: number = DEFAULT_WINDOW_SIZE,
     readonly mode: WindowMode = { drop: true },
-    private readonly maxLag = 1,
-  ) {}
+    options: WindowOptions = {},
+  ) {
+    this.maxLag = options.maxLag ?? 1;
+    this.prior = options.prior ?? null;
+    this.align = options.align ?? PAGE_SIZE;
+  }
+
+  /** Call before writing `[offset, offset + length)`: notes which of its pages someone else has cached. */
+  beforeWrite(offset: number, length: number): void {
+    if (length > 0 && !this.stopped) this.prior?.measure(offset, offset + length);
+  }
 
   /** Notes that `[offset, offset + length)` was written (and is dirty in the page cache). */
   written(offset: number, length: number): void {
     if (length <= 0 || this.stopped) return;
     if (offset !== this.fillEnd) {
-      // Not where the last write ended (a seek): close the window being filled.
-      if (this.fillEnd > this.fillStart && this.fillStart >= 0) this.complete(this.fillStart, this.fillEnd);
+      // Not where the last write ended (a seek, or another appender's bytes in between):
+      // close the window being filled.
+      this.closeFill();
       this.fillStart = offset;
     }
     this.fillEnd = offset + length;
+    this.unsettled += length;
     for (;;) {
       const boundary = (Math.floor(this.fillStart / this.windowSize) + 1) * this.windowSize;
       if (this.fillEnd < boundary) break;
@@ -87,10 +135,28 @@ export class WritebackWindow {
     }
   }
 
-  /** Calls `cb` (maybe synchronously) once the writer may write on: the window keeps up. */
-  ready(cb: (error: Error | null) => void): void {
-    if (this.error || this.stopped || this.backlog() <= this.maxLag) cb(this.error);
-    else this.readyWaiters.push(cb);
+  /** Calls `cb` (maybe synchronously) once the writer may write `bytes` more: the window keeps up. */
+  ready(cb: (error: Error | null) => void, bytes = 0): void {
+    if (this.mayWrite(bytes)) cb(this.error);
+    else this.readyWaiters.push([cb, bytes]);
+  }
+
+  private mayWrite(bytes: number): boolean {
+    if (this.error || this.stopped) return true;
+    // Idle: waiting would settle nothing more (the last window waits for the next one).
+    if (!this.running && this.queue.length === 0) return true;
+    return this.unsettled + bytes <= (this.maxLag + 2) * this.windowSize;
+  }
+
+  /**
+   * The writer is done: settles everything written (the window being filled, the queue
+   * and the last window), then calls `cb` with the window's error, if any.
+   */
+  finish(cb: (error: Error | null) => void): void {
+    this.closeFill();
+    this.finishing = true;
+    this.finishWaiters.push(cb);
+    this.pump();
   }
 
   /** Stops queueing work; `cb` runs once no sync_file_range/fadvise is in flight. */
@@ -102,8 +168,9 @@ export class WritebackWindow {
     else process.nextTick(cb);
   }
 
-  private backlog(): number {
-    return this.queue.length + (this.running ? 1 : 0);
+  private closeFill(): void {
+    if (this.fillStart >= 0 && this.fillEnd > this.fillStart) this.complete(this.fillStart, this.fillEnd);
+    this.fillStart = this.fillEnd = -1;
   }
 
   private complete(start: number, end: number): void {
@@ -111,15 +178,28 @@ export class WritebackWindow {
     this.pump();
   }
 
+  private nextStep(): Step | undefined {
+    if (this.stopped || this.error) return undefined;
+    const next = this.queue.shift();
+    if (next) return () => this.process(next);
+    const last = this.previous;
+    if (this.finishing && last) {
+      this.previous = null;
+      return () => this.settle(last);
+    }
+    return undefined;
+  }
+
   private pump(): void {
     if (this.running) return;
-    const next = this.stopped || this.error ? undefined : this.queue.shift();
-    if (!next) {
+    const step = this.nextStep();
+    if (!step) {
       this.idleWaiters.splice(0).forEach((cb) => cb());
+      if (this.finishing) this.finishWaiters.splice(0).forEach((cb) => cb(this.error));
       return;
     }
     this.running = true;
-    this.process(next).then(
+    step().then(
       () => this.afterStep(null),
       (error: Error & { code?: string }) => this.afterStep(ADVISORY_ONLY.has(error.code ?? '') ? 'advisory' : error),
     );
@@ -129,9 +209,30 @@ export class WritebackWindow {
     if (this.mode.drop) await syncFileRange(this.fd, start, end - start, SYNC_FILE_RANGE_WRITE);
     const previous = this.previous;
     this.previous = [start, end];
-    if (!previous) return;
-    if (this.mode.drop) await settleRange(this.fd, previous[0], previous[1]);
-    else await syncFileRange(this.fd, previous[0], previous[1] - previous[0], WAIT_AND_WRITE);
+    if (previous) await this.settle(previous);
+  }
+
+  /** Waits for the writeback of a finished window, then drops its pages that are the writer's. */
+  private async settle([start, end]: [number, number]): Promise<void> {
+    await syncFileRange(this.fd, start, end - start, WAIT_AND_WRITE);
+    const keep = this.kept(start, end, this.align);
+    if (this.mode.drop || (await this.leftCached(start, end))) await dropPages(this.fd, start, end, keep, this.align);
+    this.prior?.forgetBelow(end);
+    this.unsettled -= end - start;
+  }
+
+  /** Whether the kernel left pages of a written-back window cached, beyond the kept ones. */
+  private async leftCached(start: number, end: number): Promise<boolean> {
+    const from = pageFloor(start);
+    try {
+      return (await cachestat(this.fd, from, pageCeil(end) - from)).cache > pagesIn(this.kept(start, end, PAGE_SIZE));
+    } catch {
+      return true;
+    }
+  }
+
+  private kept(start: number, end: number, align: number): ByteRange[] {
+    return this.prior?.known ? this.prior.keptWithin(start, end, align) : [];
   }
 
   private afterStep(outcome: Error | 'advisory' | null): void {
@@ -142,11 +243,14 @@ export class WritebackWindow {
     } else if (outcome) {
       this.error = outcome;
     }
-    if (this.error || this.stopped || this.backlog() <= this.maxLag) this.releaseReady();
     this.pump();
+    this.releaseReady();
   }
 
   private releaseReady(): void {
-    this.readyWaiters.splice(0).forEach((cb) => cb(this.error));
+    while (this.readyWaiters.length > 0 && this.mayWrite(this.readyWaiters[0][1])) {
+      const [cb] = this.readyWaiters.shift() as [(error: Error | null) => void, number];
+      cb(this.error);
+    }
   }
 }

@@ -75,6 +75,7 @@ describe('dontcache probe', () => {
     expect(r.stdout).toMatch(/^ {2}write\s+supported$/m);
     expect(r.stdout).toMatch(/^ {2}read\s+supported$/m);
     expect(r.stdout).toMatch(new RegExp(`^ {2}writeback\\s+${expectedWriteback}$`, 'm'));
+    expect(r.stdout).toMatch(/^ {2}overwrites\s+(dropped|left cached) \(\d+\/1024 pages cached after sync\)/m);
     for (const source of ['release', 'tracefs', 'kallsyms', 'cachestat']) expect(r.stdout).toMatch(new RegExp(`^ {2}${source} `, 'm'));
     expect(r.stdout).toContain('What this means');
   });
@@ -88,6 +89,8 @@ describe('dontcache probe', () => {
       writeback: expectedWriteback, verdictReason: expect.any(String),
     });
     expect(json).not.toHaveProperty('refusedWith');
+    expect(typeof json.overwriteDropped).toBe('boolean');
+    expect(json.overwriteEvidence).toMatchObject({ pages: 1024, cachedAfter: expect.any(Number), detail: expect.any(String) });
     expect(json.evidence).toHaveLength(4);
     for (const e of json.evidence) {
       expect(['release', 'tracefs', 'kallsyms', 'cachestat']).toContain(e.source);

@@ -2,8 +2,11 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { dropCache, pageCacheState } from '../src/page-cache';
-import { fdatasyncSync, pwritev2Sync } from '../src/io';
+import {
+  FOLIO_MAX, PAGE_SIZE, PriorResidency, cachedRangesSync, dropCache, pageCacheState, pagesOutside,
+} from '../src/page-cache';
+import { PositionReader } from '../src/fd-position';
+import { fadviseSync, fdatasyncSync, pwritev2Sync } from '../src/io';
 import { constants as C } from '../src/constants';
 import { cleanupTempFiles, tempPath, testFs } from './helpers/fs';
 import { cachestatMissing } from './helpers/residency';
@@ -146,5 +149,90 @@ describe('pageCacheState and dropCache errors', () => {
     await expect(pageCacheState(__filename, { length: 1.5 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
     await expect(pageCacheState(__filename, { offset: '1' as unknown as number })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     await expect(pageCacheState(__filename, { method: 'x' as 'auto' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
+  });
+});
+
+describe('page ranges', () => {
+  it('pagesOutside widens to whole pages (or folios) and leaves the kept ranges out', () => {
+    const P = PAGE_SIZE;
+    expect(pagesOutside(100, 2 * P + 1)).toEqual([[0, 3 * P]]);
+    expect(pagesOutside(0, 10 * P, [[2 * P, 3 * P], [5 * P, 7 * P]])).toEqual([[0, 2 * P], [3 * P, 5 * P], [7 * P, 10 * P]]);
+    expect(pagesOutside(2 * P, 3 * P, [[0, 4 * P]])).toEqual([]);
+    expect(pagesOutside(3 * P, 4 * P, [[0, P]])).toEqual([[3 * P, 4 * P]]);
+    expect(pagesOutside(FOLIO_MAX + 5, FOLIO_MAX + 7, [], FOLIO_MAX)).toEqual([[FOLIO_MAX, 2 * FOLIO_MAX]]);
+    expect(FOLIO_MAX).toBe(PAGE_SIZE === 4096 ? 2 * MiB : FOLIO_MAX);
+  });
+});
+
+describe.skipIf(!ext4.dir)('cachedRangesSync and PriorResidency', () => {
+  const P = C.PAGE_SIZE;
+  /** A 16 MiB file on disk, out of the cache, with exactly `ranges` read back in (no readahead). */
+  function partlyCached(ranges: [number, number][]): { file: string; fd: number } {
+    const file = written(16 * MiB, 0, 'ranges');
+    const fd = fs.openSync(file, 'r');
+    fadviseSync(fd, 0, 0, C.POSIX_FADV_DONTNEED);
+    fadviseSync(fd, 0, 0, C.POSIX_FADV_RANDOM);
+    for (const [start, end] of ranges) fs.readSync(fd, Buffer.alloc(end - start), 0, end - start, start);
+    return { file, fd };
+  }
+
+  it('finds exactly the cached pages, merged, by bisection', () => {
+    const { fd } = partlyCached([[P, 2 * P], [5 * MiB, 7 * MiB], [7 * MiB, 7 * MiB + P], [16 * MiB - P, 16 * MiB]]);
+    try {
+      expect(cachedRangesSync(fd, 0, 16 * MiB, 1000)).toEqual([[P, 2 * P], [5 * MiB, 7 * MiB + P], [16 * MiB - P, 16 * MiB]]);
+      expect(cachedRangesSync(fd, 8 * MiB, 12 * MiB, 1000)).toEqual([]);
+      // Out of budget, what is undecided counts as cached: a superset, never a page less.
+      const coarse = cachedRangesSync(fd, 0, 16 * MiB, 4);
+      expect(coarse.length).toBeGreaterThan(0);
+      for (const [start, end] of [[P, 2 * P], [5 * MiB, 7 * MiB + P], [16 * MiB - P, 16 * MiB]]) {
+        expect(coarse.some(([a, b]) => a <= start && end <= b)).toBe(true);
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+
+  it('PriorResidency measures ahead of the I/O, within the size at open, and forgets settled ranges', () => {
+    const { fd } = partlyCached([[3 * MiB, 3 * MiB + P], [9 * MiB, 10 * MiB]]);
+    try {
+      const prior = new PriorResidency(fd, 12 * MiB, 4 * MiB);
+      prior.measure(0, MiB);
+      // Measured [0, 4 MiB) only: what lies later is measured when the I/O gets there.
+      expect(prior.keptWithin(0, 16 * MiB, P)).toEqual([[3 * MiB, 3 * MiB + P]]);
+      prior.measure(8 * MiB + 5, 9 * MiB);
+      expect(prior.keptWithin(8 * MiB, 10 * MiB, P)).toEqual([[9 * MiB, 10 * MiB]]);
+      expect(prior.keptWithin(9 * MiB + 5, 9 * MiB + 7, P)).toEqual([[9 * MiB, 9 * MiB + P]]);
+      prior.forgetBelow(4 * MiB);
+      expect(prior.keptWithin(0, 16 * MiB, P)).toEqual([[9 * MiB, 10 * MiB]]);
+      expect(prior.known).toBe(true);
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+});
+
+describe.skipIf(!ext4.dir)('PositionReader', () => {
+  it('tells where appended bytes ended, also after another descriptor appended', () => {
+    const file = tempPath(ext4.dir, 'position');
+    fs.writeFileSync(file, 'abc');
+    const mine = fs.openSync(file, 'a');
+    const theirs = fs.openSync(file, 'a');
+    const reader = new PositionReader(mine);
+    try {
+      expect(reader.read()).toBe(0);
+      fs.writeSync(mine, Buffer.alloc(100));
+      expect(reader.read()).toBe(103);
+      fs.writeSync(theirs, Buffer.alloc(1000));
+      fs.writeSync(mine, Buffer.alloc(10));
+      expect(reader.read()).toBe(1113);
+      reader.close();
+      expect(reader.read()).toBe(1113);
+    } finally {
+      reader.close();
+      fs.closeSync(mine);
+      fs.closeSync(theirs);
+    }
+    const closed = new PositionReader(mine);
+    expect(closed.read()).toBeUndefined();
   });
 });

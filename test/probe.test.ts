@@ -11,6 +11,14 @@ import { withMount } from './helpers/mounts';
 /** What this kernel's release says; on this machine (6.18) 'inline-flush'. */
 const expectedWriteback = releaseEvidence(os.release()).says;
 
+/**
+ * Whether dontcache overwrites are dropped, measured on this machine's 6.18 (kernel.md,
+ * "Drop-behind can be skipped"): ext4 skips the drop (buffer_head writeback completes in
+ * interrupt context), XFS drops. Other kernels are measured by the kernel matrix.
+ */
+const OVERWRITE_DROPPED_618: Record<string, boolean> = { ext4: false, xfs: true };
+const on618 = /^6\.18\./.test(os.release());
+
 const probeLeftovers = (dir: string) => fs.readdirSync(dir).filter((n) => n.startsWith('.dontcache-probe.'));
 
 function evidenceOf(result: ProbeResult, source: string) {
@@ -32,6 +40,18 @@ describe.each(['ext4', 'xfs'] as const)('probe on %s', (kind) => {
     expect(result.verdictReason).toContain('cachestat');
     expect(probeLeftovers(mount.dir!)).toEqual([]);
   });
+
+  it.skipIf(!mount.dir)(`reports whether overwrites are dropped${on618 ? ` (6.18: ${OVERWRITE_DROPPED_618[kind]})` : ''}`, async () => {
+    const result = await probe(mount.dir!);
+    const { overwriteDropped, overwriteEvidence } = result;
+    expect(overwriteEvidence.pages).toBe(1024);
+    expect(typeof overwriteEvidence.cachedAfter).toBe('number');
+    // The field agrees with its own figures, whatever the kernel.
+    if (overwriteDropped === true) expect(overwriteEvidence.cachedAfter).toBeLessThanOrEqual(102);
+    if (overwriteDropped === false) expect(overwriteEvidence.cachedAfter).toBeGreaterThanOrEqual(922);
+    if (on618) expect(overwriteDropped).toBe(OVERWRITE_DROPPED_618[kind]);
+    else expect(overwriteDropped).not.toBeNull();
+  });
 });
 
 describe.each(['tmpfs', 'btrfs'] as const)('probe on %s', (kind) => {
@@ -43,6 +63,8 @@ describe.each(['tmpfs', 'btrfs'] as const)('probe on %s', (kind) => {
     expect(result).toMatchObject({ fsType: kind, dontcacheWrite: false, dontcacheRead: false, refusedWith: 'ENOTSUP' });
     expect(evidenceOf(result, 'cachestat')).toMatchObject({ says: 'unknown', weight: 'none' });
     expect(evidenceOf(result, 'cachestat').detail).toContain('refused');
+    expect(result.overwriteDropped).toBeNull();
+    expect(result.overwriteEvidence).toMatchObject({ cachedAfter: null, detail: expect.stringContaining('refused') });
     // The kernel's behaviour still comes from the other sources; the reason says it is about the kernel.
     expect(result.writeback).toBe(expectedWriteback);
     if (expectedWriteback !== 'unsupported') expect(result.verdictReason).toContain('describes the kernel only');

@@ -14,6 +14,14 @@ function support(out: Output, ok: boolean, refused?: string): string {
   return ok ? out.green('supported') : out.red(`refused${refused ? ` (${refused})` : ''}`);
 }
 
+function overwriteText(out: Output, result: ProbeResult): string {
+  const cached = result.overwriteEvidence.cachedAfter;
+  const figures = cached === null ? '' : ` (${cached}/${result.overwriteEvidence.pages} pages cached after sync)`;
+  if (result.overwriteDropped === true) return out.green(`dropped${figures}`);
+  if (result.overwriteDropped === false) return out.yellow(`left cached${figures}; the stream drops them itself`);
+  return out.dim(`unknown: ${result.overwriteEvidence.detail}`);
+}
+
 function evidenceRows(out: Output, evidence: Evidence[]): string[] {
   return table(
     evidence.map((e) => [e.source, e.says === 'unknown' ? out.dim(e.says) : e.says, e.weight, e.detail]),
@@ -30,6 +38,7 @@ export function printProbe(out: Output, dir: string, result: ProbeResult): void 
     ['file system', result.fsType],
     ['write', support(out, result.dontcacheWrite, result.dontcacheWrite ? undefined : result.refusedWith)],
     ['read', support(out, result.dontcacheRead, readRefused)],
+    ['overwrites', overwriteText(out, result)],
     ['writeback', out.bold(verdictColor(out, result)(result.writeback))],
     ['why', result.verdictReason],
   ], 'll')) out.line(`  ${row}`);
@@ -50,8 +59,10 @@ export const probeCommand: Command = {
   description: [
     'Tries a dontcache write and read on a temporary file in dir (default: the current',
     'directory; the file has no name, or loses it at once, so nothing is left behind',
-    'even by a kill), then weighs the kernel release, tracefs,',
-    'kallsyms and an empirical cachestat test to tell the writeback behaviour:',
+    'even by a kill), then weighs the kernel release, tracefs, kallsyms and an empirical',
+    'cachestat test to tell the writeback behaviour, and overwrites data it wrote, synced',
+    'and dropped with RWF_DONTCACHE to tell whether such overwrites leave the page cache',
+    'too ("overwrites"). Writeback:',
     '  inline-flush  the writer submits writeback itself (Linux 6.14-7.1)',
     '  flusher-kick  the flusher thread writes back (Linux 7.2+)',
     '  unsupported   the kernel has no RWF_DONTCACHE',

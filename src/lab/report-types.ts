@@ -120,6 +120,14 @@ export interface LabProbe {
   dontcacheRead: boolean;
   refusedWith?: string;
   writeback: 'inline-flush' | 'flusher-kick' | 'unsupported' | 'unknown';
+  /**
+   * Whether dontcache overwrites of data on disk leave the page cache here (false: they
+   * stay cached, as on ext4 up to at least 7.2, which is why a dontcache rand-write shows
+   * its pages cached); null when unknown. Absent from reports of versions before it.
+   */
+  overwriteDropped?: boolean | null;
+  /** The overwrite trial's figures, in words. */
+  overwriteEvidence?: string;
   evidence: string[];
   verdictReason: string;
 }

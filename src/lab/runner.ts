@@ -69,6 +69,8 @@ function toLabProbe(p: Awaited<ReturnType<typeof probe>>): LabProbe {
     dontcacheWrite: p.dontcacheWrite,
     dontcacheRead: p.dontcacheRead,
     writeback: p.writeback,
+    overwriteDropped: p.overwriteDropped,
+    overwriteEvidence: p.overwriteEvidence.detail,
     evidence: p.evidence.map((e) => `${e.source} (${e.weight}): ${e.says}: ${e.detail}`),
     verdictReason: p.verdictReason,
   };

@@ -97,6 +97,8 @@ export const LAB_REPORT_SCHEMA: Schema = {
         dontcacheRead: { type: 'boolean' },
         refusedWith: { type: 'string' },
         writeback,
+        overwriteDropped: { type: ['boolean', 'null'] },
+        overwriteEvidence: { type: 'string' },
         evidence: { type: 'array', items: { type: 'string' } },
         verdictReason: { type: 'string' },
       },

@@ -37,6 +37,14 @@ export function adviceFor(result: ProbeResult): string[] {
       "cache: 'dontcache' is safe; measure write latency if it matters.",
     );
   }
+  if (result.overwriteDropped === false) {
+    lines.push(
+      `Overwrites of data already on disk stay in the page cache here after RWF_DONTCACHE writes (${fsType} on this kernel skips the drop); new files and appends are dropped.`,
+      "DontcacheWriteStream notices and drops them itself after each window; with pwritev2 directly, call dropCache() or fadvise(POSIX_FADV_DONTNEED) after fdatasync.",
+    );
+  } else if (result.overwriteDropped === true) {
+    lines.push('Overwrites of data already on disk are dropped too.');
+  }
   if (!result.dontcacheRead) lines.push('Reads with RWF_DONTCACHE are refused here: read with plain preadv2 and drop pages with POSIX_FADV_DONTNEED.');
   else if (!result.dontcacheWrite) lines.push('Reads with RWF_DONTCACHE are accepted here.');
   return lines;

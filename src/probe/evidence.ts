@@ -2,7 +2,7 @@
 // machine and says which writeback behaviour they point to. Gathering the text is in
 // sources.ts, so that these can be tested against recorded samples.
 import type { CacheStat } from '../io';
-import type { Evidence } from './types';
+import type { Evidence, OverwriteEvidence } from './types';
 
 /** The reason strings of the writeback_start tracepoint's print fmt (`__print_symbolic(REC->reason, ...)`). */
 export function writebackReasons(formatText: string): string[] | undefined {
@@ -107,6 +107,42 @@ export function cachestatEvidence(readings: readonly CachestatReading[]): Eviden
   if (counts.flushed * 2 > n) return { source: 'cachestat', says: 'inline-flush', weight: 'strong', detail: summary };
   if (counts.dirty * 2 > n) return { source: 'cachestat', says: 'flusher-kick', weight: 'strong', detail: summary };
   return { source: 'cachestat', says: 'unknown', weight: 'none', detail: `${summary}: no majority` };
+}
+
+/** What the overwrite trial saw: cached pages of the overwritten range before and after. */
+export interface OverwriteReading {
+  /** Pages in the range. */
+  pages: number;
+  /** Cached after the plain write, fdatasync and POSIX_FADV_DONTNEED: should be 0. */
+  cachedBefore: number;
+  /** Cached after the dontcache overwrite and fdatasync (and a short wait). */
+  cachedAfter: number;
+}
+
+/** A tenth of the pages: below it a range counts as dropped, above nine tenths as kept. */
+const DECISIVE = 0.1;
+
+/**
+ * Reads the overwrite trial: dropped (at most a tenth still cached), left cached (at
+ * least nine tenths), or null when the range could not be emptied first or the result is
+ * mixed.
+ */
+export function overwriteEvidence(r: OverwriteReading): { dropped: boolean | null; evidence: OverwriteEvidence } {
+  const seen = `${r.cachedAfter}/${r.pages} pages of a dontcache overwrite of written, uncached data still cached after fdatasync`;
+  const result = (dropped: boolean | null, detail: string) => ({ dropped, evidence: { pages: r.pages, cachedAfter: r.cachedAfter, detail } });
+  if (r.cachedBefore > r.pages * DECISIVE) {
+    return result(null, `${r.cachedBefore}/${r.pages} pages stayed cached after POSIX_FADV_DONTNEED, before the overwrite: cannot tell`);
+  }
+  if (r.cachedAfter <= r.pages * DECISIVE) return result(true, `${seen}: the kernel drops overwrites`);
+  if (r.cachedAfter >= r.pages * (1 - DECISIVE)) {
+    return result(false, `${seen}: the kernel skips the drop for overwrites (writeback completed in interrupt context)`);
+  }
+  return result(null, `${seen}: mixed, cannot tell`);
+}
+
+/** The overwrite evidence of a trial that did not run. */
+export function overwriteNotRun(pages: number, why: string): { dropped: null; evidence: OverwriteEvidence } {
+  return { dropped: null, evidence: { pages, cachedAfter: null, detail: why } };
 }
 
 /** Evidence for a source that could not be consulted. */

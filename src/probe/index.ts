@@ -6,10 +6,12 @@ import { tryDontcache } from './trial';
 import type { ProbeOptions, ProbeResult } from './types';
 import { weighEvidence } from './verdict';
 
-export type { Evidence, EvidenceSource, EvidenceWeight, ProbeOptions, ProbeResult, WritebackBehaviour } from './types';
+export type { Evidence, EvidenceSource, EvidenceWeight, OverwriteEvidence, ProbeOptions, ProbeResult, WritebackBehaviour } from './types';
 export { parseRelease, releaseEvidence, type KernelRelease } from './release';
 export { fsTypeName, fileSystemType } from './fs-type';
-export { cachestatEvidence, kallsymsEvidence, tracefsEvidence, type CachestatReading } from './evidence';
+export {
+  cachestatEvidence, kallsymsEvidence, overwriteEvidence, tracefsEvidence, type CachestatReading, type OverwriteReading,
+} from './evidence';
 export { weighEvidence } from './verdict';
 export { adviceFor } from './advice';
 
@@ -21,9 +23,11 @@ function invalidArg(name: string, expected: string, actual: unknown): TypeError 
 
 /**
  * Finds out whether RWF_DONTCACHE works in `dir` (writes and reads tried separately on a
- * temporary file there, always removed) and which writeback behaviour the kernel has,
- * from the release number, tracefs, kallsyms and an empirical cachestat test. Rejects
- * with a Node-style system error when `dir` cannot be used (ENOENT, EACCES, EROFS, ...).
+ * temporary file there that has no name, so nothing is left behind), whether dontcache
+ * overwrites of data on disk are dropped there too, and which writeback behaviour the
+ * kernel has, from the release number, tracefs, kallsyms and an empirical cachestat
+ * test. Rejects with a Node-style system error when `dir` cannot be used (ENOENT,
+ * EACCES, EROFS, ...).
  */
 export async function probe(dir = '.', options: ProbeOptions = {}): Promise<ProbeResult> {
   if (typeof dir !== 'string') throw invalidArg('dir', 'of type string', dir);
@@ -43,6 +47,8 @@ export async function probe(dir = '.', options: ProbeOptions = {}): Promise<Prob
     fsType,
     dontcacheWrite: trial.dontcacheWrite,
     dontcacheRead: trial.dontcacheRead,
+    overwriteDropped: trial.overwriteDropped,
+    overwriteEvidence: trial.overwriteEvidence,
     writeback,
     evidence,
     verdictReason,

@@ -1,10 +1,12 @@
 // Trying RWF_DONTCACHE for real on a temporary file in the probed directory.
 import { closeSync } from 'node:fs';
-import { cachestatSync, preadv2, pwritev2, pwritev2Sync, type CacheStat } from '../io';
+import { cachestat, cachestatSync, fadvise, fdatasync, preadv2, pwritev2, pwritev2Sync, type CacheStat } from '../io';
 import type { SystemError } from '../errors';
 import { RWF_DONTCACHE, constants } from '../constants';
-import { cachestatEvidence, unavailable, type CachestatReading } from './evidence';
-import type { Evidence } from './types';
+import {
+  cachestatEvidence, overwriteEvidence, overwriteNotRun, unavailable, type CachestatReading, type OverwriteReading,
+} from './evidence';
+import type { Evidence, OverwriteEvidence } from './types';
 import { openScratchFile } from './scratch';
 
 const MiB = 1024 * 1024;
@@ -13,11 +15,20 @@ const MiB = 1024 * 1024;
 export const EMPIRICAL_WRITES = 8;
 export const EMPIRICAL_BLOCK = MiB;
 
+/** The overwrite trial: this many bytes, after the empirical test's blocks. */
+export const OVERWRITE_BYTES = 4 * MiB;
+// Kernels that defer the drop to a workqueue (the fix posted in Feb 2026) drop the pages
+// shortly after writeback ends, not before fdatasync returns: look again a few times.
+const OVERWRITE_LOOKS = 5;
+const OVERWRITE_LOOK_INTERVAL_MS = 20;
+
 export interface TrialResult {
   dontcacheWrite: boolean;
   dontcacheRead: boolean;
   refusedWith?: string;
   cachestat: Evidence;
+  overwriteDropped: boolean | null;
+  overwriteEvidence: OverwriteEvidence;
 }
 
 /**
@@ -69,9 +80,43 @@ function empiricalEvidence(fd: number, start: number): Evidence {
   }
 }
 
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
- * Tries a dontcache write and read on a new temporary file in `dir`, then the empirical
- * cachestat test when the write was accepted. The file has no name (scratch.ts).
+ * The overwrite trial on `[offset, offset + OVERWRITE_BYTES)`: written plainly, synced and
+ * dropped (so the blocks are allocated and nothing is cached), then overwritten with
+ * RWF_DONTCACHE and synced; how much of it is cached then.
+ */
+export async function overwriteReading(fd: number, offset: number): Promise<OverwriteReading> {
+  const length = OVERWRITE_BYTES;
+  await pwritev2(fd, Buffer.alloc(length, 0x4f), offset, 0);
+  await fdatasync(fd);
+  await fadvise(fd, offset, length, constants.POSIX_FADV_DONTNEED);
+  const cachedBefore = (await cachestat(fd, offset, length)).cache;
+  await pwritev2(fd, Buffer.alloc(length, 0x57), offset, RWF_DONTCACHE);
+  await fdatasync(fd);
+  let cachedAfter = (await cachestat(fd, offset, length)).cache;
+  for (let look = 1; look < OVERWRITE_LOOKS && cachedAfter > 0; look++) {
+    await delay(OVERWRITE_LOOK_INTERVAL_MS);
+    cachedAfter = (await cachestat(fd, offset, length)).cache;
+  }
+  return { pages: length / constants.PAGE_SIZE, cachedBefore, cachedAfter };
+}
+
+async function overwriteTrial(fd: number, offset: number): Promise<ReturnType<typeof overwriteEvidence>> {
+  try {
+    return overwriteEvidence(await overwriteReading(fd, offset));
+  } catch (error) {
+    const e = error as SystemError;
+    const why = e.code === 'ENOSYS' ? 'cachestat(2) is missing (Linux older than 6.5)' : `trial failed: ${e.message}`;
+    return overwriteNotRun(OVERWRITE_BYTES / constants.PAGE_SIZE, why);
+  }
+}
+
+/**
+ * Tries a dontcache write and read on a new temporary file in `dir`, then, when the write
+ * was accepted, the empirical cachestat test and the overwrite trial. The file has no
+ * name (scratch.ts).
  */
 export async function tryDontcache(dir: string): Promise<TrialResult> {
   const { fd } = openScratchFile(dir);
@@ -87,14 +132,18 @@ export async function tryDontcache(dir: string): Promise<TrialResult> {
       () => preadv2(fd, page, 0, 0),
       dir,
     );
-    const cachestat = writeRefused
-      ? unavailable('cachestat', `not run: the dontcache write was refused (${writeRefused})`)
-      : empiricalEvidence(fd, EMPIRICAL_BLOCK);
+    const notRun = `not run: the dontcache write was refused (${writeRefused})`;
+    const cachestat = writeRefused ? unavailable('cachestat', notRun) : empiricalEvidence(fd, EMPIRICAL_BLOCK);
+    const overwrite = writeRefused
+      ? overwriteNotRun(OVERWRITE_BYTES / constants.PAGE_SIZE, notRun)
+      : await overwriteTrial(fd, EMPIRICAL_BLOCK * (1 + EMPIRICAL_WRITES));
     return {
       dontcacheWrite: !writeRefused,
       dontcacheRead: !readRefused,
       refusedWith: writeRefused ?? readRefused,
       cachestat,
+      overwriteDropped: overwrite.dropped,
+      overwriteEvidence: overwrite.evidence,
     };
   } finally {
     closeSync(fd);

@@ -17,6 +17,21 @@ export interface Evidence {
   weight: EvidenceWeight;
 }
 
+/**
+ * The overwrite trial: a range written plainly, synced and dropped from the page cache,
+ * then overwritten with RWF_DONTCACHE and synced. Kernels up to at least 7.2 skip the
+ * drop when writeback completes in interrupt context, which ext4 does for blocks that
+ * are already allocated: such overwrites stay cached although the flag was accepted.
+ */
+export interface OverwriteEvidence {
+  /** Pages overwritten. */
+  pages: number;
+  /** Of those, cached after the dontcache overwrite and fdatasync; null when the trial did not run. */
+  cachedAfter: number | null;
+  /** What was seen, or why the trial could not run or decide. */
+  detail: string;
+}
+
 /** The result of {@link probe}. */
 export interface ProbeResult {
   /** Kernel release (`uname -r`). */
@@ -29,6 +44,16 @@ export interface ProbeResult {
   dontcacheRead: boolean;
   /** Node error code of the refusal (write refusal first, e.g. 'ENOTSUP'), when either was refused. */
   refusedWith?: string;
+  /**
+   * Whether this kernel and file system drop pages of a dontcache write that overwrites
+   * data already on disk (new files and appends are dropped wherever the flag works).
+   * false: overwrites stay cached (ext4 on 6.18 and 7.2); DontcacheWriteStream then
+   * drops them itself, direct pwritev2 callers must (see dropCache). null: not known
+   * (the write flag was refused, cachestat is missing, or the trial was inconclusive).
+   */
+  overwriteDropped: boolean | null;
+  /** The overwrite trial's figures behind {@link overwriteDropped}. */
+  overwriteEvidence: OverwriteEvidence;
   /** The kernel's writeback behaviour for RWF_DONTCACHE writes. */
   writeback: WritebackBehaviour;
   /** Every source consulted, in order: release, tracefs, kallsyms, cachestat. */
