@@ -2,9 +2,10 @@
 // The kernel matrix without vitest: node kernels/run.mjs [--only id,id] [--ab [--rounds N] [--ab-only]].
 // Prints each check, writes kernels/last-run.{json,md}, exits 1 when a check failed or a kernel failed to boot.
 // --ab (npm run test:kernels:ab) then boots the kernels of kernels.json `ab` in turn for N rounds with the lab's
-// A/B profile and writes kernels/last-ab.{json,md}; it exits 1 when a booted kernel's lab verdict does not agree
-// with its expected behaviour. --ab-only skips the checks. Every boot's results are kept in
-// CACHE/logs/ab-boots.json as they come; --ab-summarize FILE writes the A/B reports from such a file.
+// A/B profile and writes kernels/last-ab.{json,md}; it exits 1 when a booted kernel's lab verdict is not its
+// expected behaviour (WRONG: the figures say the other one; INCONCLUSIVE: they cannot tell). --ab-only skips the
+// checks. Every boot's results are kept in CACHE/logs/ab-boots.json as they come; --ab-summarize FILE writes the
+// A/B reports from such a file.
 import fs from 'node:fs';
 import path from 'node:path';
 import { Matrix } from './lib/harness.mjs';
@@ -67,9 +68,11 @@ try {
     for (const r of summary.rows) {
       if (r.status === 'skipped') { console.log(`SKIP A/B ${r.id}: ${r.reason}`); continue; }
       const bad = r.failedBoots.length > 0 || r.labErrors.length > 0 || r.boots === 0;
+      // A wrong answer and an inconclusive one both fail the A/B (it did not show the difference); they are told apart.
       const wrong = r.expected && (r.measured !== r.expected || r.agrees !== true);
+      const label = bad ? 'FAIL' : !wrong ? 'PASS' : r.measured === 'inconclusive' ? 'INCONCLUSIVE' : 'WRONG';
       if (bad || wrong) failed++;
-      console.log(`${bad || wrong ? 'FAIL' : 'PASS'} A/B ${r.id} ${r.fs}: ${r.boots} boots, measured ${r.measured ?? 'unclear'}, expected ${r.expected}, agrees ${r.agrees}` +
+      console.log(`${label} A/B ${r.id} ${r.fs}: ${r.boots} boots, measured ${r.measured ?? 'not measured'}, expected ${r.expected}, agrees ${r.agrees}` +
         `${bad ? `; problems: ${[...r.failedBoots.map((b) => b.reason), ...r.labErrors].join('; ')}` : ''}`);
     }
   }

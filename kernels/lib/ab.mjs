@@ -10,7 +10,7 @@ import { repoRoot } from './paths.mjs';
 
 const require = createRequire(import.meta.url);
 const FS = ['ext4', 'xfs'];
-const MODES = ['buffered', 'dontcache', 'writeback'];
+const MODES = ['buffered', 'dontcache', 'writeback', 'inline-model'];
 /** The figures summarized per scenario and mode: [label, path into LabModeMetrics (a LabStat), unit]. */
 const FIGURES = [
   ['p50', (m) => m.syscallUs?.p50, 'us'],
@@ -108,6 +108,7 @@ export function summarizeAb(config, { boots, skipped, rounds, kernels }) {
         row.measured = v.measured ?? null;
         row.agrees = v.agrees;
         row.reason = v.reason;
+        row.calibration = v.calibration ?? [];
         for (const s of pooled) {
           row.scenarios[s.name] = {};
           for (const m of s.modes.filter((x) => x.status === 'ok')) {
@@ -163,7 +164,7 @@ export function abConclusion(summary) {
   const count = (fig, st) => moved.filter((m) => m.figure === fig && m.status === st).length;
   const of = (fig) => moved.filter((m) => m.figure === fig).length;
   const verdicts = summary.rows.filter((r) => r.measured !== undefined && r.status !== 'skipped')
-    .map((r) => `${r.id} ${r.fs}: ${r.measured ?? 'unclear'}${r.expected ? ` (expected ${r.expected}${r.agrees === true ? ', agrees' : r.agrees === false ? ', DISAGREES' : ''})` : ''}`);
+    .map((r) => `${r.id} ${r.fs}: ${r.measured ?? 'not measured'}${r.expected ? ` (expected ${r.expected}${r.agrees === true ? ', agrees' : r.agrees === false ? ', DISAGREES' : ', cannot tell'})` : ''}`);
   return `Conclusion from these figures: dontcache/buffered p50 fell as the change says in ${count('p50', 'as said')} of ${of('p50')} scenario x file-system pairs ` +
     `(${count('p50', 'blurred')} blurred, ${count('p50', 'not seen')} not seen); p99.9 in ${count('p999', 'as said')} of ${of('p999')} ` +
     `(${count('p999', 'blurred')} blurred, ${count('p999', 'not seen')} not seen). The lab's verdict from the pooled figures: ${verdicts.join('; ')}.`;
