@@ -129,9 +129,9 @@ export function writeReports(config, runs, { totalSeconds } = {}) {
       `Guests: the same virtual hardware for all (${q.cpus} vCPUs, ${q.memoryMiB} MiB, ${q.diskFormat} virtio disks, cache=${q.diskCache}, ${q.diskSizeMiB} MiB ext4 and XFS${machines ? `; ${machines}` : ''}). ` +
       (lab ? `Lab: ${lab.scenarios.join(', ')}; ${lab.modes.join(' vs ')}; ${lab.sizeMiB} MiB unit, ${lab.trials} trials (small: the A/B run below has the figures to quote). ` : '') +
       'Ratios are dontcache/buffered syscall p50 / p99.9 (lower: dontcache writes return sooner). ' +
-      "The lab verdict places dontcache's per-trial syscall p50 between buffered (0) and the inline-flush model (1, a buffered write plus sync_file_range of its range): \"at\" gives the median (smallest–largest) trial.",
+      "The lab verdict places dontcache's per-trial syscall p50 between buffered (0) and the inline-flush model (1, a buffered write plus sync_file_range of its range): \"at\" gives the median (smallest to largest) over the trials.",
     '',
-    '| kernel | version | file system | probe verdict | lab verdict (measured, agrees; dontcache's position) | dontcache/buffered p50 / p99.9 | overwrite of dropped data: kernel; stream | raw cachestat after a dontcache write | fallback taken (auto / dontcache) | residency after finish (auto / dontcache) | checks |',
+    '| kernel | version | file system | probe verdict | lab verdict (measured, agrees; position of dontcache) | dontcache/buffered p50 / p99.9 | overwrite of dropped data: kernel; stream | raw cachestat after a dontcache write | fallback taken (auto / dontcache) | residency after finish (auto / dontcache) | checks |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   const scenarios = lab?.scenarios.filter((s) => s !== 'seq-write').concat(lab.scenarios.includes('seq-write') ? ['seq-write'] : []) ?? [];
@@ -182,7 +182,7 @@ export function writeAbReports(config, summary, { totalSeconds, matrixRuns = [] 
   const q = config.qemu, lab = config.lab.ab;
   const lines = [
     `A/B latency run ${date.slice(0, 16).replace('T', ' ')} UTC${totalSeconds ? ` (${Math.round(totalSeconds / 60)} min)` : ''}: \`npm run test:kernels:ab\`. ` +
-      `${summary.rounds} rounds; in each, the kernels boot one after the other (order reversed every other round) on the same qemu machine ` +
+      `${summary.rounds} round${summary.rounds === 1 ? '' : 's'}; in each, the kernels boot one after the other (order reversed every other round) on the same qemu machine ` +
       `(${q.cpus} vCPUs, ${q.memoryMiB} MiB, ${q.diskFormat} virtio disks, cache=${q.diskCache}; software emulation when there is no KVM) and run the lab: ` +
       `${lab.scenarios.join(', ')}; ${lab.modes.join(', ')}; ${lab.sizeMiB} MiB unit, ${lab.trials} interleaved trials per boot${lab.warmup ? ', after a warm-up' : ''}, on ${(lab.fileSystems ?? ['ext4', 'xfs']).join(' and ')}. ` +
       'Figures: median over the boots of each boot\'s median, (smallest–largest boot). Syscall latency per write; ratios are each boot\'s dontcache / buffered.',
