@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The kernel matrix without vitest: node kernels/run.mjs [--only id,id] [--ab [--rounds N] [--ab-only]].
+// The kernel matrix without vitest: node kernels/run.mjs [--only id,id|ci] [--ab [--rounds N] [--ab-only]].
 // Prints each check, writes kernels/last-run.{json,md}, exits 1 when a check failed or a kernel failed to boot.
 // --ab (npm run test:kernels:ab) then boots the kernels of kernels.json `ab` in turn for N rounds with the lab's
 // A/B profile and writes kernels/last-ab.{json,md}; it exits 1 when a booted kernel's lab verdict is not its
@@ -8,7 +8,7 @@
 // A/B reports from such a file.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Matrix } from './lib/harness.mjs';
+import { Matrix, loadConfig } from './lib/harness.mjs';
 import { killGuests } from './lib/qemu.mjs';
 import { judge } from './lib/expect.mjs';
 import { writeAbReports, writeReports } from './lib/report.mjs';
@@ -16,7 +16,9 @@ import { runAbRounds, summarizeAb } from './lib/ab.mjs';
 
 const argv = process.argv.slice(2);
 const value = (name) => argv.find((a, i) => argv[i - 1] === name);
-const only = (value('--only') || '').split(',').filter(Boolean);
+// --only ci: the kernels.json `ciKernels` subset.
+const onlyArg = value('--only') || '';
+const only = onlyArg === 'ci' ? loadConfig().ciKernels : onlyArg.split(',').filter(Boolean);
 const resummarize = value('--ab-summarize');
 const ab = argv.includes('--ab') || argv.includes('--ab-only') || Boolean(resummarize);
 const checks = !argv.includes('--ab-only') && !resummarize;
