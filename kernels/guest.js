@@ -384,7 +384,7 @@ async function main() {
       const v = r.verdict || {};
       // Where each verdict scenario put dontcache between buffered (0) and the inline-flush model (1), per trial.
       const positions = v.calibration ? Object.fromEntries(v.calibration.map((c) => [c.scenario, { says: c.says, position: c.position }])) : NOT_IMPLEMENTED;
-      return { observed: { verdict: v.writeback, measured: v.measured === undefined ? NOT_IMPLEMENTED : v.measured, agrees: v.agrees, positions },
+      return { observed: { verdict: v.writeback, measured: v.measured === undefined ? NOT_IMPLEMENTED : v.measured, agrees: v.agrees, positions, placement: v.placement ?? null },
         detail: { reason: v.reason, advice: v.advice, ratios: v.ratios, calibration: v.calibration, notMeasured: v.notMeasured, durationS: r.durationS, options: r.options } };
     });
 

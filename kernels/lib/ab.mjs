@@ -109,6 +109,7 @@ export function summarizeAb(config, { boots, skipped, rounds, kernels }) {
         row.agrees = v.agrees;
         row.reason = v.reason;
         row.calibration = v.calibration ?? [];
+        row.placement = v.placement ?? null;
         for (const s of pooled) {
           row.scenarios[s.name] = {};
           for (const m of s.modes.filter((x) => x.status === 'ok')) {

@@ -42,7 +42,7 @@ export function summarize(config, runs) {
         fs,
         probe: probe?.status === 'pass' ? probe.observed.writeback : null,
         raw: raw?.status === 'pass' ? raw.observed : null,
-        lab: lab?.status === 'pass' ? { measured: lab.observed.measured, agrees: lab.observed.agrees, ratios: dontcacheRatios(lab.detail?.ratios), positions: lab.observed.positions ?? null } : null,
+        lab: lab?.status === 'pass' ? { measured: lab.observed.measured, agrees: lab.observed.agrees, ratios: dontcacheRatios(lab.detail?.ratios), positions: lab.observed.positions ?? null, placement: lab.observed.placement ?? null } : null,
         overwrite: over?.status === 'pass' ? over.observed : null,
         streamAuto: fallback(auto),
         streamDontcache: fallback(dc),
@@ -71,7 +71,9 @@ function labText(lab) {
   const positions = lab.positions && typeof lab.positions === 'object'
     ? Object.entries(lab.positions).map(([s, p]) => `${s} ${positionText(p.position)}`).join(', ')
     : '';
-  return `${measured} (agrees: ${lab.agrees})${positions ? `; at ${positions}` : ''}`;
+  const t = lab.placement;
+  const test = t && typeof t === 'object' ? `; ${t.nearerBuffered} / ${t.nearerModel} of ${t.trials} trials nearer buffered / the model (${t.pValue < 0.001 ? 'p < 0.001' : `p = ${t.pValue.toFixed(3)}`})` : '';
+  return `${measured} (agrees: ${lab.agrees})${test}${positions ? `; at ${positions}` : ''}`;
 }
 
 function ratioText(lab, scenarios) {
@@ -129,7 +131,7 @@ export function writeReports(config, runs, { totalSeconds } = {}) {
       `Guests: the same virtual hardware for all (${q.cpus} vCPUs, ${q.memoryMiB} MiB, ${q.diskFormat} virtio disks, cache=${q.diskCache}, ${q.diskSizeMiB} MiB ext4 and XFS${machines ? `; ${machines}` : ''}). ` +
       (lab ? `Lab: ${lab.scenarios.join(', ')}; ${lab.modes.join(' vs ')}; ${lab.sizeMiB} MiB unit, ${lab.trials} trials (small: the A/B run below has the figures to quote). ` : '') +
       'Ratios are dontcache/buffered syscall p50 / p99.9 (lower: dontcache writes return sooner). ' +
-      "The lab verdict places dontcache's per-trial syscall p50 between buffered (0) and the inline-flush model (1, a buffered write plus sync_file_range of its range): \"at\" gives the median (smallest to largest) over the trials.",
+      "The lab verdict places dontcache's per-trial syscall p50 between buffered (0) and the inline-flush model (1, a buffered write plus sync_file_range of its range) and names a side when a sign test over all trials gives p <= 0.05 (3 trials x 2 scenarios: only 6 of 6 decide); \"at\" gives the median (smallest to largest) position per scenario.",
     '',
     '| kernel | version | file system | probe verdict | lab verdict (measured, agrees; position of dontcache) | dontcache/buffered p50 / p99.9 | overwrite of dropped data: kernel; stream | raw cachestat after a dontcache write | fallback taken (auto / dontcache) | residency after finish (auto / dontcache) | checks |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
@@ -199,14 +201,17 @@ export function writeAbReports(config, summary, { totalSeconds, matrixRuns = [] 
     const problems = [...r.failedBoots.map((b) => `round ${b.round} failed: ${b.reason}`), ...r.labErrors].join('; ');
     lines.push(`| ${r.id} (${r.release ?? '?'}) | ${r.fs} | ${r.boots}${problems ? ` (${problems.slice(0, 160)})` : ''} | ${r.probe ?? '–'} | ${r.measured === undefined ? '–' : `${r.measured ?? 'not measured'} (${r.agrees})`} | ${per || '–'} | ${ratio('p50')} | ${ratio('p999')} |`);
   }
-  lines.push('', "How the verdict was reached, on the pooled figures: per trial (every boot's trials), dontcache's syscall p50 placed on a log scale from buffered (0) to the inline-flush model (1: a buffered write plus sync_file_range(SYNC_FILE_RANGE_WRITE) of its range, timed together). " +
-    'A scenario decides when every trial falls on the same side of 0.5 and the references\' ranges do not overlap; else it is inconclusive. Scenarios that decide must agree.', '');
-  lines.push('| kernel | fs | scenario | trials | buffered p50 | dontcache p50 | inline-flush model p50 | position of dontcache (0 buffered, 1 model) | says |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  lines.push('', "How the verdict was reached, on the pooled figures: per trial (every boot's trials), dontcache's syscall p50 placed on a log scale from buffered (0) to the inline-flush model (1: a buffered write plus sync_file_range(SYNC_FILE_RANGE_WRITE) of its range, timed together), where the references' ranges do not overlap. " +
+    'A sign test counts the trials nearer each reference (p: the chance of a split at least this lopsided were dontcache exactly midway); the verdict names a side when p <= 0.05 over all trials together and no scenario decides the other way on its own.', '');
+  lines.push('| kernel | fs | scenario | trials | buffered p50 | dontcache p50 | inline-flush model p50 | position of dontcache (0 buffered, 1 model) | nearer buffered / model | sign test | says |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  const pv = (t) => (t ? (t.pValue < 0.001 ? 'p < 0.001' : `p = ${t.pValue.toFixed(3)}`) : '–');
+  const counts = (t) => (t ? `${t.nearerBuffered} / ${t.nearerModel}` : '–');
   for (const r of ran) {
     for (const c of r.calibration ?? []) {
       const list = (v) => sp(spreadOf(v), us);
-      lines.push(`| ${r.id} | ${r.fs} | ${c.scenario} | ${c.dontcacheP50Us.length} | ${list(c.bufferedP50Us)} | ${list(c.dontcacheP50Us)} | ${list(c.modelP50Us)} | ${positionText(c.position)} | ${c.says} |`);
+      lines.push(`| ${r.id} | ${r.fs} | ${c.scenario} | ${c.dontcacheP50Us.length} | ${list(c.bufferedP50Us)} | ${list(c.dontcacheP50Us)} | ${list(c.modelP50Us)} | ${positionText(c.position)} | ${counts(c.test)} | ${pv(c.test)} | ${c.says} |`);
     }
+    if (r.placement) lines.push(`| ${r.id} | ${r.fs} | **all together** | ${r.placement.trials} | | | | | ${counts(r.placement)} | ${pv(r.placement)} | **${r.measured}** |`);
   }
   lines.push('', 'Per scenario and mode (syscall latency per write; MB/s of the write phase; peak growth of Dirty and Writeback in the guest\'s /proc/meminfo):', '');
   lines.push('| kernel | fs | scenario | mode | p50 | p99 | p99.9 | MB/s | peak Dirty MiB | peak Writeback MiB |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');

@@ -3,7 +3,7 @@
  * scripts, no network) with, per scenario, a latency percentile plot of every mode
  * and the table of medians.
  */
-import { CALIBRATION_COLUMNS, calibrationCells, formatParams, formatUs } from './table';
+import { CALIBRATION_COLUMNS, calibrationCells, formatParams, formatUs, placementLine } from './table';
 import type { LabModeResult, LabReport, LabScenarioResult } from './report-types';
 
 const COLORS: Record<string, string> = {
@@ -110,7 +110,8 @@ export function renderReportHtml(report: LabReport): string {
   const regime = report.regime ? `<p><b>Regime:</b> ${escape(report.regime.kind)}: ${escape(report.regime.text)}.</p>` : '';
   const calibration = v.calibration?.length
     ? `<table><tr>${CALIBRATION_COLUMNS.map((c) => `<th>${escape(c)}</th>`).join('')}</tr>${v.calibration.map((c) => `<tr>${calibrationCells(c).map((t) => cell(t)).join('')}</tr>`).join('')}</table>
-<p class="note">How the measurements decide: dontcache's per-write syscall p50 is placed between two references measured in the same run, trial by trial (the modes run interleaved): <i>buffered</i> (the writer pays nothing for writeback) and <i>inline-model</i> (a buffered write followed, in the same timed step, by <code>sync_file_range(SYNC_FILE_RANGE_WRITE)</code> of the range just written: what an inline-flush kernel does inside a dontcache write). Distances are factors on a log scale; the position runs from buffered (0) to the model (1). A scenario says <i>flusher-kick</i> when every trial puts dontcache nearer buffered, <i>inline-flush</i> when every trial puts it nearer the model, and <i>inconclusive</i> when the trials disagree, when the references' ranges over the trials overlap, or with fewer than 3 trials. Scenarios that decide must agree.</p>`
+<p><b>${escape(placementLine(v) ?? '')}</b></p>
+<p class="note">How the measurements decide: dontcache's per-write syscall p50 is placed between two references measured in the same run, trial by trial (the modes run interleaved): <i>buffered</i> (the writer pays nothing for writeback) and <i>inline-model</i> (a buffered write followed, in the same timed step, by <code>sync_file_range(SYNC_FILE_RANGE_WRITE)</code> of the range just written: what an inline-flush kernel does inside a dontcache write). Distances are factors on a log scale; the position runs from buffered (0) to the model (1), and positions exist only where the references' ranges over the trials do not overlap. A sign test counts the trials nearer each reference: were dontcache exactly midway, a split at least this lopsided would happen with probability p. The verdict names a side (nearer buffered: <i>flusher-kick</i>; nearer the model: <i>inline-flush</i>) when p &le; 0.05 over all trials together (6 of 6, 8 of 9, 16 of 18 ...) and no scenario decides the other way on its own; otherwise it is <i>inconclusive</i>.</p>`
     : '';
   const missing = v.notMeasured?.length ? `<p><b>Not measured:</b> ${escape(v.notMeasured.join('; '))}.</p>` : '';
   return `<!doctype html>

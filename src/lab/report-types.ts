@@ -150,10 +150,10 @@ export interface LabVerdict {
   writeback: LabProbe['writeback'];
   /**
    * The behaviour the measurements show on their own, without the probe: where dontcache's writes sit
-   * between buffered and the inline-flush model of the same run ({@link LabVerdict.calibration}), or
-   * 'unsupported' when every dontcache mode was refused. 'inconclusive' when the figures were there but
-   * could not tell (too few trials, references too close, dontcache on both sides over the trials, or
-   * scenarios saying different things). null when the figures it needs were not measured.
+   * between buffered and the inline-flush model of the same run ({@link LabVerdict.calibration},
+   * {@link LabVerdict.placement}), or 'unsupported' when every dontcache mode was refused. 'inconclusive'
+   * when the figures were there but could not tell (too few trials, references too close, trials on both
+   * sides, or scenarios deciding different things). null when the figures it needs were not measured.
    */
   measured?: LabProbe['writeback'] | 'inconclusive' | null;
   /**
@@ -175,6 +175,21 @@ export interface LabVerdict {
    * inline-flush model (it does). `measured` comes from these.
    */
   calibration?: LabCalibration[];
+  /** The sign test of every calibrated trial together, the one `measured` comes from. */
+  placement?: LabSignTest;
+}
+
+/**
+ * A two-sided sign test of trial positions against the midpoint between buffered (0) and the inline-flush
+ * model (1): how many trials fell nearer each, and the chance of a split at least this lopsided if
+ * dontcache sat exactly midway.
+ */
+export interface LabSignTest {
+  /** Trials placed. */
+  trials: number;
+  nearerBuffered: number;
+  nearerModel: number;
+  pValue: number;
 }
 
 /**
@@ -197,7 +212,9 @@ export interface LabCalibration {
    * (below 0 it is faster than buffered, above 1 slower than the model). Below 0.5: nearer buffered.
    */
   position: number[];
-  /** What this scenario says: a behaviour only when every trial puts dontcache on the same side. */
+  /** The sign test of this scenario's positions. */
+  test: LabSignTest;
+  /** What this scenario says on its own: a behaviour only when its sign test is significant (p <= 0.05). */
   says: 'inline-flush' | 'flusher-kick' | 'inconclusive';
   /** One sentence with the figures and why. */
   text: string;

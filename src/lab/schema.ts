@@ -31,6 +31,7 @@ export const LAB_REPORT_SCHEMA: Schema = {
   title: 'dontcache latency lab report',
   $defs: {
     stat: object({ median: num, min: num, max: num }),
+    signTest: object({ trials: nonNegative, nearerBuffered: nonNegative, nearerModel: nonNegative, pValue: nonNegative }),
     calibration: object({
       scenario: { enum: [...SCENARIO_NAMES] },
       bufferedP50Us: { type: 'array', items: nonNegative },
@@ -39,6 +40,7 @@ export const LAB_REPORT_SCHEMA: Schema = {
       toBuffered: stat,
       toModel: stat,
       position: { type: 'array', items: num },
+      test: { $ref: '#/$defs/signTest' },
       says: { enum: ['inline-flush', 'flusher-kick', 'inconclusive'] },
       text: { type: 'string' },
     }),
@@ -161,6 +163,7 @@ export const LAB_REPORT_SCHEMA: Schema = {
           notMeasured: { type: 'array', items: { type: 'string' } },
           advice: { type: 'string' },
           calibration: { type: 'array', items: { $ref: '#/$defs/calibration' } },
+          placement: { $ref: '#/$defs/signTest' },
         },
         ['writeback', 'agrees', 'reason', 'ratios', 'advice'],
       ),

@@ -1,7 +1,7 @@
 /** The terminal form of a report: one table per scenario, then the verdict. */
 import { stat } from './aggregate';
-import { positionsText } from './verdict';
-import type { LabCalibration, LabLatency, LabModeResult, LabReport, LabStat } from './report-types';
+import { pValueText, positionsText, testText } from './verdict';
+import type { LabCalibration, LabLatency, LabModeResult, LabReport, LabStat, LabVerdict } from './report-types';
 
 function num(n: number): string {
   if (n >= 1000) return n.toFixed(0);
@@ -24,13 +24,21 @@ function withSpread(s: LabStat, format: (n: number) => string, minWidth = 0.1): 
 }
 
 /** Header and cells of the verdict's reference table (terminal and HTML). */
-export const CALIBRATION_COLUMNS = ['scenario', 'buffered p50', 'dontcache p50', 'inline-model p50', 'dontcache to buffered', 'dontcache to model', 'position (0 buffered, 1 model)', 'says'];
+export const CALIBRATION_COLUMNS = ['scenario', 'buffered p50', 'dontcache p50', 'inline-model p50', 'dontcache to buffered', 'dontcache to model', 'position (0 buffered, 1 model)', 'trials nearer buffered / model', 'sign test', 'says'];
 
 export function calibrationCells(c: LabCalibration): string[] {
   const us = (list: number[]) => withSpread(stat(list), formatUs, 0);
   const x = (s: LabStat) => withSpread(s, (n) => `${num(n)}x`, 0);
-  const position = c.position.length ? positionsText(c.position) : '–';
-  return [c.scenario, us(c.bufferedP50Us), us(c.dontcacheP50Us), us(c.modelP50Us), x(c.toBuffered), x(c.toModel), position, c.says];
+  const placed = c.position.length > 0;
+  return [
+    c.scenario, us(c.bufferedP50Us), us(c.dontcacheP50Us), us(c.modelP50Us), x(c.toBuffered), x(c.toModel),
+    placed ? positionsText(c.position) : '–', placed ? `${c.test.nearerBuffered} / ${c.test.nearerModel}` : '–', placed ? pValueText(c.test.pValue) : '–', c.says,
+  ];
+}
+
+/** The line under that table: the test of all trials together, which `measured` comes from. */
+export function placementLine(v: LabVerdict): string | undefined {
+  return v.placement ? `all together: ${testText(v.placement)}: ${v.measured}` : undefined;
 }
 
 const COLUMNS = ['mode', 'p50', 'p99', 'p99.9', 'max', 'cb p99.9', 'loop p99', 'MB/s', 'cpu ms', 'sync ms', 'cached', 'dirty+', 'wb+', 'cache+'];
@@ -105,6 +113,8 @@ export function formatReportTable(report: LabReport): string {
   if (v.calibration?.length) {
     out.push("  dontcache between the references of this run, syscall p50 per trial: median (spread); distances are factors on a log scale");
     out.push(...layout([CALIBRATION_COLUMNS, ...v.calibration.map(calibrationCells)]).map((l) => `  ${l}`));
+    const line = placementLine(v);
+    if (line) out.push(`  ${line}`);
   }
   if (v.notMeasured?.length) out.push(`not measured: ${v.notMeasured.join('; ')}`);
   out.push(`advice: ${v.advice}`);

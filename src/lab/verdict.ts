@@ -6,7 +6,7 @@
 import {
   REFERENCE_MODES, VERDICT_SCENARIOS,
   type LabCalibration, type LabLatency, type LabModeMetrics, type LabModeResult, type LabProbe, type LabRatio, type LabRegime,
-  type LabScenarioResult, type LabStat, type LabVerdict, type ModeName,
+  type LabScenarioResult, type LabSignTest, type LabStat, type LabVerdict, type ModeName,
 } from './report-types';
 import { stat } from './aggregate';
 
@@ -55,6 +55,8 @@ interface Measured {
   measured: LabVerdict['measured'];
   /** The verdict scenarios with all three modes ([] when none). */
   calibration: LabCalibration[];
+  /** The sign test of all their trials together. */
+  placement?: LabSignTest;
   seen: string;
 }
 
@@ -69,11 +71,43 @@ export function positionsText(position: number[]): string {
 }
 
 /**
- * Trials a scenario needs before it may decide. Its rule is a sign test: every trial must put dontcache
- * on the same side of the midpoint between the references. If dontcache really sat at the midpoint,
- * n trials would all fall on one side with probability 2^(1-n): 1 in 4 at 3 trials, certainty at 1.
+ * How lopsided the trials must be before the verdict decides: a two-sided sign test at the conventional 5%
+ * level. If dontcache sat exactly midway between the references, each trial would fall on either side with
+ * even odds; the verdict names a side only when so many trials fell on it that this would happen by chance
+ * at most this often. So it needs at least 6 placed trials (6 of 6: 3%; 5 of 6: 22%), 8 of 9, 16 of 18.
  */
-export const MIN_VERDICT_TRIALS = 3;
+export const VERDICT_SIGNIFICANCE = 0.05;
+
+/** The sign test of trial positions against the midpoint 0.5 (a position of exactly 0.5 counts for neither side). */
+export function signTest(position: number[]): LabSignTest {
+  const nearerBuffered = position.filter((x) => x < 0.5).length;
+  const nearerModel = position.filter((x) => x > 0.5).length;
+  const n = nearerBuffered + nearerModel;
+  const k = Math.max(nearerBuffered, nearerModel);
+  // P(X >= k) for X ~ Binomial(n, 1/2), doubled for the two sides.
+  let tail = 0;
+  let choose = 1;
+  for (let i = 0; i <= n; i++) {
+    if (i >= k) tail += choose;
+    choose = (choose * (n - i)) / (i + 1);
+  }
+  return { trials: position.length, nearerBuffered, nearerModel, pValue: n === 0 ? 1 : Math.min(1, (2 * tail) / 2 ** n) };
+}
+
+function decision(t: LabSignTest): LabCalibration['says'] {
+  if (t.pValue > VERDICT_SIGNIFICANCE) return 'inconclusive';
+  return t.nearerBuffered > t.nearerModel ? 'flusher-kick' : 'inline-flush';
+}
+
+export const pValueText = (p: number) => (p < 0.001 ? 'p < 0.001' : `p = ${p.toFixed(3)}`);
+
+const NEEDS = `deciding needs p <= ${VERDICT_SIGNIFICANCE}`;
+
+/** "16 of 18 trials nearer buffered (sign test p = 0.001)". */
+export function testText(t: LabSignTest): string {
+  const side = t.nearerBuffered >= t.nearerModel ? ['nearer buffered', t.nearerBuffered] as const : ['nearer the model', t.nearerModel] as const;
+  return `${side[1]} of ${t.trials} trial${t.trials === 1 ? '' : 's'} ${side[0]} (sign test ${pValueText(t.pValue)})`;
+}
 
 /** Per-trial syscall p50 of a mode that ran with syscall figures, or undefined. */
 function trialP50s(m: LabModeResult | undefined): number[] | undefined {
@@ -87,10 +121,10 @@ function trialP50s(m: LabModeResult | undefined): number[] | undefined {
  * inline-flush model (it submits writeback of what it wrote), trial by trial, in one scenario; undefined
  * when the three modes did not all run with syscall figures. Trial i of each mode ran side by side (the
  * modes are interleaved), so each trial places dontcache on a log scale from its buffered (0) to its
- * model (1). The scenario decides only when it ran at least {@link MIN_VERDICT_TRIALS} trials, the
- * references' ranges over the trials do not overlap (every model trial slower than every buffered one),
- * and every trial puts dontcache on the same side of the midpoint: nearer buffered = flusher kick, nearer
- * the model = inline flush. No fixed ratio: both references are measured on this machine, in this run.
+ * model (1): nearer buffered = flusher kick, nearer the model = inline flush. Positions exist only when
+ * the references' ranges over the trials do not overlap (every model trial slower than every buffered
+ * one). The scenario says a behaviour when the sign test of its positions is significant
+ * ({@link VERDICT_SIGNIFICANCE}). No fixed ratio: both references are measured on this machine, in this run.
  */
 export function calibrate(s: LabScenarioResult): LabCalibration | undefined {
   const mode = (name: ModeName) => s.modes.find((m) => m.mode === name);
@@ -101,7 +135,20 @@ export function calibrate(s: LabScenarioResult): LabCalibration | undefined {
   const distance = (x: number, y: number) => Math.exp(Math.abs(Math.log(x / y)));
   const apart = Math.max(...b) < Math.min(...m);
   const position = apart ? d.map((x, i) => Math.log(x / b[i]) / Math.log(m[i] / b[i])) : [];
-  const cal = {
+  const test = signTest(position);
+  const says = decision(test);
+  const us = (list: number[]) => spreadOf(stat(list), ms);
+  const n = d.length;
+  const placed = apart ? `; dontcache sat at ${positionsText(position)} of the way from buffered (0) to the model (1), ${testText(test)}` : '';
+  const figures = `syscall p50 over ${n} trial${n === 1 ? '' : 's'}, median (spread): buffered ${us(b)}, dontcache ${us(d)}, inline-flush model ${us(m)}${placed}`;
+  const why = !apart
+    ? "the references' ranges overlap (submitting writeback in the writer costs no more than the spread here): inconclusive"
+    : says === 'flusher-kick'
+      ? 'the writer does not pay for writeback submission'
+      : says === 'inline-flush'
+        ? 'the writer pays for writeback submission'
+        : `inconclusive on its own (${NEEDS})`;
+  return {
     scenario: s.name,
     bufferedP50Us: b,
     dontcacheP50Us: d,
@@ -109,32 +156,16 @@ export function calibrate(s: LabScenarioResult): LabCalibration | undefined {
     toBuffered: stat(d.map((x, i) => distance(x, b[i]))),
     toModel: stat(d.map((x, i) => distance(x, m[i]))),
     position,
+    test,
+    says,
+    text: `${s.name}: ${figures}; ${why}`,
   };
-  const us = (list: number[]) => spreadOf(stat(list), ms);
-  const n = d.length;
-  const placed = apart ? `; dontcache sat at ${positionsText(position)} of the way from buffered (0) to the model (1)` : '';
-  const figures = `syscall p50 over ${n} trial${n === 1 ? '' : 's'}, median (spread): buffered ${us(b)}, dontcache ${us(d)}, inline-flush model ${us(m)}${placed}`;
-  let says: LabCalibration['says'] = 'inconclusive';
-  let why: string;
-  if (!apart) {
-    why = "the references' ranges overlap (submitting writeback in the writer costs no more than the spread here): inconclusive";
-  } else if (n < MIN_VERDICT_TRIALS) {
-    why = `${n} trial${n === 1 ? '' : 's'} cannot show a spread (the verdict needs ${MIN_VERDICT_TRIALS}): inconclusive`;
-  } else if (position.every((x) => x < 0.5)) {
-    says = 'flusher-kick';
-    why = 'nearer buffered in every trial: the writer does not pay for writeback submission';
-  } else if (position.every((x) => x > 0.5)) {
-    says = 'inline-flush';
-    why = 'nearer the inline-flush model in every trial: the writer pays for writeback submission';
-  } else {
-    why = 'nearer one reference in some trials and the other in others: inconclusive';
-  }
-  return { ...cal, says, text: `${s.name}: ${figures}; ${why}` };
 }
 
 /**
- * What the figures alone say, from the verdict scenarios: dontcache against buffered and the
- * inline-flush model. A scenario that cannot tell does not count; the ones that decide must agree.
+ * What the figures alone say, from the verdict scenarios: dontcache placed between buffered and the
+ * inline-flush model, every trial of every verdict scenario together in one sign test (two scenarios
+ * that each decide, in opposite directions, make it inconclusive).
  */
 function measuredBehaviour(scenarios: LabScenarioResult[]): Measured {
   const dontcacheModes = scenarios.flatMap((s) => s.modes.filter((m) => m.mode === 'dontcache'));
@@ -149,10 +180,14 @@ function measuredBehaviour(scenarios: LabScenarioResult[]): Measured {
       seen: `no ${VERDICT_SCENARIOS.join(' or ')} run with buffered, dontcache and ${REFERENCE_MODES.join(', ')} syscall figures (the verdict places dontcache between the two references)`,
     };
   }
-  const said = [...new Set(calibration.map((c) => c.says).filter((x) => x !== 'inconclusive'))];
-  const measured = said.length === 1 ? said[0] : 'inconclusive';
-  const conflict = said.length > 1 ? ` The scenarios disagree (${calibration.map((c) => `${c.scenario} ${c.says}`).join(', ')}): inconclusive` : '';
-  return { measured, calibration, seen: `${calibration.map((c) => c.text).join('. ')}.${conflict}` };
+  const placement = signTest(calibration.flatMap((c) => c.position));
+  const said = new Set(calibration.map((c) => c.says).filter((x) => x !== 'inconclusive'));
+  const conflict = said.size > 1;
+  const measured = conflict ? 'inconclusive' : decision(placement);
+  const together = conflict
+    ? `The scenarios disagree (${calibration.map((c) => `${c.scenario} ${c.says}`).join(', ')}): inconclusive`
+    : `All together: ${testText(placement)}: ${measured === 'inconclusive' ? `inconclusive (${NEEDS})` : measured}`;
+  return { measured, calibration, placement, seen: `${calibration.map((c) => c.text).join('. ')}. ${together}.` };
 }
 
 function agreement(probe: LabProbe | null, scenarios: LabScenarioResult[], m: Measured): { agrees: boolean | null; reason: string } {
@@ -281,5 +316,6 @@ export function labVerdict(probe: LabProbe | null, scenarios: LabScenarioResult[
     notMeasured: missing,
     advice: advice(probe, scenarios, ratios, regime, missing, m.measured),
     ...(m.calibration.length ? { calibration: m.calibration } : {}),
+    ...(m.placement ? { placement: m.placement } : {}),
   };
 }
