@@ -65,7 +65,9 @@ try {
     const summary = summarizeAb(matrix.config, result);
     // Re-summarized: the boots' own time, not this process's.
     const totalSeconds = resummarize ? result.boots.reduce((n, b) => n + (b.seconds || 0), 0) : (Date.now() - abStarted) / 1000;
-    const lines = writeAbReports(matrix.config, summary, { totalSeconds });
+    // Re-summarized boots are dated by the file they were saved to (its last write: the last boot).
+    const bootsEnded = resummarize ? fs.statSync(resummarize).mtime.toISOString() : undefined;
+    const lines = writeAbReports(matrix.config, summary, { totalSeconds, bootsEnded });
     console.log(`\n${lines.join('\n')}`);
     for (const r of summary.rows) {
       if (r.status === 'skipped') { console.log(`SKIP A/B ${r.id}: ${r.reason}`); continue; }

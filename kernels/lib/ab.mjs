@@ -91,8 +91,11 @@ export function summarizeAb(config, { boots, skipped, rounds, kernels }) {
       const reports = labs.filter((l) => l.report).map((l) => l.report);
       const row = { id, fs, release: mine[0]?.release ?? null, expected: expect?.[fs]?.writeback ?? null, boots: labs.length, failedBoots,
         labErrors: labs.filter((l) => l.error).map((l) => `round ${l.round}: ${l.error}`), perBoot: [], scenarios: {}, ratios: {} };
+      // Each boot judged again by the current rule (a function of its figures), so boots saved by an older build
+      // (--ab-summarize) are read the same way as the pooled figures.
+      const verdicts = reports.map((r) => verdictOf(r.probe, r.scenarios));
       for (const [i, r] of reports.entries()) {
-        row.perBoot.push({ round: labs.filter((l) => l.report)[i].round, measured: r.verdict.measured ?? null, agrees: r.verdict.agrees, probe: r.verdict.writeback, seconds: r.durationS });
+        row.perBoot.push({ round: labs.filter((l) => l.report)[i].round, measured: verdicts[i].measured ?? null, agrees: verdicts[i].agrees, probe: verdicts[i].writeback, seconds: r.durationS });
       }
       if (reports.length) {
         const probe = reports[0].probe;
@@ -117,7 +120,7 @@ export function summarizeAb(config, { boots, skipped, rounds, kernels }) {
           }
         }
         // Ratios per boot (each boot's own dontcache/buffered), then their spread over the boots.
-        for (const r of reports) for (const q of r.verdict.ratios) {
+        for (const v of verdicts) for (const q of v.ratios) {
           const key = `${q.scenario} ${q.mode}`;
           row.ratios[key] ??= { scenario: q.scenario, mode: q.mode, basis: q.basis, p50: [], p999: [], throughput: [] };
           for (const k of ['p50', 'p999', 'throughput']) row.ratios[key][k].push(q[k]);

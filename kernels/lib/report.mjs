@@ -178,12 +178,14 @@ function sp(s, f = num) {
 }
 
 /** kernels/last-ab.{json,md} and the README's A/B block from an A/B summary. */
-export function writeAbReports(config, summary, { totalSeconds, matrixRuns = [] } = {}) {
+export function writeAbReports(config, summary, { totalSeconds, matrixRuns = [], bootsEnded } = {}) {
   const date = new Date().toISOString();
   fs.writeFileSync(path.join(kernelsDir, 'last-ab.json'), JSON.stringify({ date, totalSeconds, config: { qemu: config.qemu, lab: config.lab.ab, ab: config.ab }, summary }, null, 2) + '\n');
   const q = config.qemu, lab = config.lab.ab;
   const lines = [
-    `A/B latency run ${date.slice(0, 16).replace('T', ' ')} UTC${totalSeconds ? ` (${Math.round(totalSeconds / 60)} min)` : ''}: \`npm run test:kernels:ab\`. ` +
+    (bootsEnded
+      ? `A/B latency run, boots ended ${minute(bootsEnded)} UTC${totalSeconds ? ` (${Math.round(totalSeconds / 60)} min of boots)` : ''}, summarized ${minute(date)} UTC by the current verdict rule (\`node kernels/run.mjs --ab-summarize FILE\`). `
+      : `A/B latency run ${minute(date)} UTC${totalSeconds ? ` (${Math.round(totalSeconds / 60)} min)` : ''}: \`npm run test:kernels:ab\`. `) +
       `${summary.rounds} round${summary.rounds === 1 ? '' : 's'}; in each, the kernels boot one after the other (order reversed every other round) on the same qemu machine ` +
       `(${q.cpus} vCPUs, ${q.memoryMiB} MiB, ${q.diskFormat} virtio disks, cache=${q.diskCache}; software emulation when there is no KVM) and run the lab: ` +
       `${lab.scenarios.join(', ')}; ${lab.modes.join(', ')}; ${lab.sizeMiB} MiB unit, ${lab.trials} interleaved trials per boot${lab.warmup ? ', after a warm-up' : ''}, on ${(lab.fileSystems ?? ['ext4', 'xfs']).join(' and ')}. ` +
