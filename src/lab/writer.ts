@@ -9,7 +9,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { LatencyHistogram, type LatencySummary } from '../latency';
 import { constants } from '../constants';
 import { alignmentOffset, cachestat, fdatasync, fadvise, mincoreResidency, pwritev2Sync, pwritev2Timed } from '../io';
-import { WritebackWindow, settleRange } from '../writeback-window';
+import { WritebackWindow } from '../writeback-window';
+import { settleRange } from '../page-ranges';
 import { openLabStream } from './stream-adapter';
 import { PLOT_FRACTIONS, type LatencyOutcome, type WriterJob, type WriterOutcome } from './job-types';
 
