@@ -37,7 +37,10 @@ function deadPid(): number {
 const ATTACK = `
 const fs = require('fs');
 const path = require('path');
-const [dir, victims, pid] = process.argv.slice(1);
+const [dir, victims, pid, uid] = process.argv.slice(1);
+process.setgroups([]);
+process.setgid(Number(uid));
+process.setuid(Number(uid));
 const quiet = (fn) => { try { return fn(); } catch {} };
 const names = [];
 (function list(d, rel) {
@@ -80,7 +83,9 @@ for (;;) {
 `;
 
 function startAttacker(dir: string, victims: string, pid: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['-e', ATTACK, dir, victims, String(pid)], { uid: NOBODY, gid: NOBODY, stdio: ['ignore', 'pipe', 'inherit'] });
+  // Started as root and dropped to the other user inside: the Node under test may live
+  // where that user cannot execute it (Node 22/24/26 under root's home in CI).
+  const child = spawn(process.execPath, ['-e', ATTACK, dir, victims, String(pid), String(NOBODY)], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`the attacker exited early (${code})`)));
