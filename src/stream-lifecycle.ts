@@ -5,7 +5,7 @@
  * once it is open, destroying only after the I/O in flight, and closing the descriptor.
  * Each stream module keeps only what is its own (the write path, the read path).
  */
-import fs from 'node:fs';
+import { fstat, type Stats } from 'node:fs';
 import { cachestatSync, type CacheStat } from './io';
 import { systemError } from './errors';
 import { chooseStrategy } from './cache-policy';
@@ -76,7 +76,7 @@ export function leaseHandle(self: any): void {
 /** What a stream learns of its file once open (see {@link inspectFile}). */
 export interface OpenedFile {
   /** fstat of the file; null when it is reached through `options.fs` (whose fd may not be a kernel one). */
-  stat: fs.Stats | null;
+  stat: Stats | null;
   /** The strategy to use: 'buffered' through `options.fs` and for anything but a regular file. */
   strategy: CacheStrategy;
 }
@@ -90,7 +90,7 @@ export function inspectFile(
     cb(null, { stat: null, strategy: 'buffered' });
     return;
   }
-  fs.fstat(fd, (error, stat) => {
+  fstat(fd, (error, stat) => {
     if (error) cb(error);
     else chooseStrategy(fd, stat, cache, fallback, (strategy) => cb(null, { stat, strategy }));
   });
