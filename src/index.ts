@@ -22,7 +22,5 @@ export { LatencyHistogram, type LatencySummary } from './latency';
 
 /** True when the native addon is loaded (Linux). Elsewhere every function throws ENOSYS. */
 export const platformSupported: boolean = loaded.supported;
-/** @deprecated Use {@link platformSupported} (the same value; this name said less). */
-export const supported: boolean = loaded.supported;
 /** Path of the native addon in use (a prebuild or a local compile). */
 export const addonPath: string = loaded.source;

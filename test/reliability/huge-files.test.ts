@@ -23,7 +23,6 @@ const KINDS = ['xfs', 'btrfs', 'tmpfs'] as const;
 
 afterAll(cleanupTempFiles);
 
-const big = (value: ByteCount) => BigInt(value);
 /** The exact form the API promises: a number when safe, else a bigint. */
 const exact = (value: bigint): ByteCount => (value <= MAX_SAFE ? Number(value) : value);
 
