@@ -83,7 +83,7 @@ async function streamRewrite(file) {
   const chunks = Array.from({ length: size / MiB }, (_, i) => pattern(MiB, 400 + i));
   const rfd = fs.openSync(file, 'r');
   let peak = 0, end = 0;
-  const sample = () => { peak = Math.max(peak, pkg.cachestatSync(rfd, 0, size).cache); };
+  const sample = () => { peak = Math.max(peak, pkg.cachestatSync(rfd, 0, size).cached); };
   try {
     const stream = pkg.createDontcacheWriteStream(file, { flags: 'r+', cache: 'dontcache', windowSize });
     await new Promise((resolve, reject) => {
@@ -97,7 +97,7 @@ async function streamRewrite(file) {
         stream.end();
       })().catch(reject);
     });
-    end = (await pkg.cachestat(rfd, 0, size)).cache;
+    end = (await pkg.cachestat(rfd, 0, size)).cached;
   } finally {
     fs.closeSync(rfd);
   }
@@ -136,7 +136,7 @@ async function main() {
       try {
         const c = await pkg.cachestat(fd, 0, 0);
         const pages = Math.ceil(fs.fstatSync(fd).size / PAGE) || 1;
-        return { method: 'cachestat(raw)', residentFraction: c.cache / pages };
+        return { method: 'cachestat(raw)', residentFraction: c.cached / pages };
       } catch (e) {
         if (!isNoSys(e)) throw e;
         const r = await pkg.mincoreResidency(fd, 0, 0);
@@ -335,7 +335,7 @@ async function main() {
       if (!state.cachestat) return { status: 'skip', detail: { reason: 'no cachestat on this kernel' } };
       const size = 16 * MiB;
       const pages = size / PAGE;
-      const cached = (fd) => pkg.cachestat(fd, 0, size).then((c) => c.cache);
+      const cached = (fd) => pkg.cachestat(fd, 0, size).then((c) => c.cached);
       const settle = async (fd) => {
         // A kernel that defers the drop to a workqueue drops shortly after fdatasync: look again.
         const now = await cached(fd);

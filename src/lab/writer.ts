@@ -53,7 +53,7 @@ function timedSync(fd: number): Promise<number> {
 
 async function residentPagesOf(fd: number, path: string): Promise<number> {
   try {
-    return (await cachestat(fd)).cache;
+    return (await cachestat(fd)).cached;
   } catch {
     // No cachestat (before Linux 6.5): mmap + mincore needs a readable fd.
     const rfd = fs.openSync(path, 'r');
