@@ -104,7 +104,10 @@ export function pwritev2(fd: number, buffers: Buffers, position: Position = -1, 
   return call('pwritev2', flags, (cb) => binding.pwritev2(fd, buffers, position, flags, cb), bytesOf);
 }
 
-/** Like {@link pwritev2}, and also tells the time spent inside the syscalls. */
+/**
+ * Like {@link pwritev2}, and also tells the nanoseconds spent inside the syscalls (the
+ * writer-side latency, measured on the worker thread) and how many syscalls it took.
+ */
 export function pwritev2Timed(fd: number, buffers: Buffers, position: Position = -1, flags = 0): Promise<IoTiming> {
   return call('pwritev2', flags, (cb) => binding.pwritev2(fd, buffers, position, flags, cb), timingOf);
 }
@@ -123,7 +126,7 @@ export function preadv2(fd: number, buffers: Buffers, position: Position = -1, f
   return call('preadv2', flags, (cb) => binding.preadv2(fd, buffers, position, flags, cb), bytesOf);
 }
 
-/** Like {@link preadv2}, and also tells the time spent inside the syscall. */
+/** Like {@link preadv2}, and also tells the nanoseconds spent inside the one syscall. */
 export function preadv2Timed(fd: number, buffers: Buffers, position: Position = -1, flags = 0): Promise<IoTiming> {
   return call('preadv2', flags, (cb) => binding.preadv2(fd, buffers, position, flags, cb), timingOf);
 }

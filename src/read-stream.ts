@@ -4,6 +4,7 @@
  * Where the flag is refused it reads plainly and drops what its reads brought in
  * (POSIX_FADV_DONTNEED behind the reader).
  */
+import type { Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { Readable, finished } from 'node:stream';
 import { preadv2Callback, type CacheStat, type IoCallback } from './io';
@@ -13,10 +14,10 @@ import { FOLIO_MAX, alignDown, dropPages } from './page-ranges';
 import { PriorResidency } from './prior-residency';
 import { copyOptions, type CacheOption, type CacheStrategy, type FallbackEvent, type FallbackOption } from './stream-options';
 import { fallbackStrategy, ioFlags, mayRetryWithoutDontcache } from './cache-policy';
-import { checkThis, openFile, readThrough, type HandleLease, type ReadStreamFsImplementation, type StreamFile } from './stream-file';
+import { readThrough, type HandleLease, type ReadStreamFsImplementation, type StreamFile } from './stream-file';
 import {
-  closeDescriptor, destroyAfterIo, fileCacheState, fileOptions, fileStreamClass, initStreamFields, inspectFile, kIoDone, leaseHandle,
-  type FileStreamConstructor, type StreamCallback, type StreamPath,
+  closeDescriptor, constructFileStream, destroyAfterIo, fileCacheState, fileOptions, fileStreamClass, initStreamFields, kIoDone, leaseHandle,
+  type FileStreamConstructor, type StreamCallback, type StreamPath, type WithTypedEvents,
 } from './stream-lifecycle';
 import { outOfRange, validateInteger } from './validate';
 
@@ -112,54 +113,29 @@ export class DontcacheReadStreamBase extends Readable {
   private dropEnd!: number;
   private dropping!: Promise<void> | null;
 
-  declare readonly _readableState: { autoDestroy: boolean };
-
   private constructor() {
     super();
     throw new TypeError('use DontcacheReadStream() or createDontcacheReadStream()');
   }
 
-  get pending(): boolean {
-    return this.fd === null;
-  }
-
+  /** True until the file is open. */
+  declare readonly pending: boolean;
   /** Whether the stream destroys itself (closing the file) after 'end' or an error. */
-  get autoClose(): boolean {
-    checkThis(this, 'ReadStream');
-    return this._readableState.autoDestroy;
-  }
-
-  set autoClose(value: boolean) {
-    checkThis(this, 'ReadStream');
-    this._readableState.autoDestroy = value;
-  }
+  declare autoClose: boolean;
 
   get stats(): ReadStreamStats {
     return { bytes: this.bytesRead, ...this.counts, strategy: this.strategy };
   }
 
   override _construct(callback: StreamCallback): void {
-    openFile(this, this.file, (fd, given, cb) => this.prepare(fd, given, cb), callback);
+    constructFileStream(this, (fd, given, stat) => this.place(fd, given, stat), (strategy) => this.useStrategy(strategy), callback);
   }
 
-  private prepare(fd: number, given: boolean, callback: StreamCallback): void {
-    inspectFile(this.file, fd, this.cache, this.fallback, (error, opened) => {
-      if (error || !opened) {
-        callback(error);
-        return;
-      }
-      const { stat, strategy } = opened;
-      if (stat === null) {
-        // Reads go through options.fs: where fs.ReadStream reads.
-        this.pos = this.start ?? -1;
-      } else {
-        this.pos = this.start ?? (given || !stat.isFile() ? -1 : 0);
-        this.offset = this.pos !== -1 ? this.pos : given ? descriptorState(fd).pos : 0;
-        this.sizeAtOpen = stat.size;
-      }
-      this.useStrategy(strategy);
-      callback();
-    });
+  /** Where reads start: `start`, else the start of a file this stream opened, else the descriptor's position. */
+  private place(fd: number, given: boolean, stat: Stats): void {
+    this.pos = this.start ?? (given || !stat.isFile() ? -1 : 0);
+    this.offset = this.pos !== -1 ? this.pos : given ? descriptorState(fd).pos : 0;
+    this.sizeAtOpen = stat.size;
   }
 
   private useStrategy(strategy: CacheStrategy): void {
@@ -326,44 +302,14 @@ function initReadStream(self: any, path: StreamPath, options: DontcacheReadStrea
   leaseHandle(self);
 }
 
-type Listener<A extends unknown[]> = (...args: A) => void;
-
-/**
- * A read stream (see {@link DontcacheReadStreamBase}), with typed events as @types/node
- * types fs.ReadStream's, plus 'fallback'.
- */
-export interface DontcacheReadStream extends DontcacheReadStreamBase {
-  addListener(event: 'close' | 'end' | 'pause' | 'readable' | 'ready' | 'resume', listener: Listener<[]>): this;
-  addListener(event: 'data', listener: Listener<[chunk: Buffer | string]>): this;
-  addListener(event: 'error', listener: Listener<[error: Error]>): this;
-  addListener(event: 'open', listener: Listener<[fd: number]>): this;
-  addListener(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
-  addListener(event: string | symbol, listener: (...args: any[]) => void): this;
-  on(event: 'close' | 'end' | 'pause' | 'readable' | 'ready' | 'resume', listener: Listener<[]>): this;
-  on(event: 'data', listener: Listener<[chunk: Buffer | string]>): this;
-  on(event: 'error', listener: Listener<[error: Error]>): this;
-  on(event: 'open', listener: Listener<[fd: number]>): this;
-  on(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
-  on(event: string | symbol, listener: (...args: any[]) => void): this;
-  once(event: 'close' | 'end' | 'pause' | 'readable' | 'ready' | 'resume', listener: Listener<[]>): this;
-  once(event: 'data', listener: Listener<[chunk: Buffer | string]>): this;
-  once(event: 'error', listener: Listener<[error: Error]>): this;
-  once(event: 'open', listener: Listener<[fd: number]>): this;
-  once(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
-  once(event: string | symbol, listener: (...args: any[]) => void): this;
-  prependListener(event: 'close' | 'end' | 'pause' | 'readable' | 'ready' | 'resume', listener: Listener<[]>): this;
-  prependListener(event: 'data', listener: Listener<[chunk: Buffer | string]>): this;
-  prependListener(event: 'error', listener: Listener<[error: Error]>): this;
-  prependListener(event: 'open', listener: Listener<[fd: number]>): this;
-  prependListener(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
-  prependListener(event: string | symbol, listener: (...args: any[]) => void): this;
-  prependOnceListener(event: 'close' | 'end' | 'pause' | 'readable' | 'ready' | 'resume', listener: Listener<[]>): this;
-  prependOnceListener(event: 'data', listener: Listener<[chunk: Buffer | string]>): this;
-  prependOnceListener(event: 'error', listener: Listener<[error: Error]>): this;
-  prependOnceListener(event: 'open', listener: Listener<[fd: number]>): this;
-  prependOnceListener(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
-  prependOnceListener(event: string | symbol, listener: (...args: any[]) => void): this;
+/** The events of a read stream and their listeners' arguments: fs.ReadStream's, plus 'fallback'. */
+export interface ReadStreamEvents {
+  close: []; end: []; pause: []; readable: []; ready: []; resume: [];
+  data: [chunk: Buffer | string]; error: [error: Error]; open: [fd: number]; fallback: [event: FallbackEvent];
 }
+
+/** A read stream (see {@link DontcacheReadStreamBase}), with its events typed ({@link ReadStreamEvents}). */
+export interface DontcacheReadStream extends WithTypedEvents<DontcacheReadStreamBase, ReadStreamEvents, DontcacheReadStream> {}
 
 export type DontcacheReadStreamConstructor = FileStreamConstructor<DontcacheReadStream, DontcacheReadStreamOptions>;
 

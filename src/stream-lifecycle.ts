@@ -9,8 +9,8 @@ import { fstat, type Stats } from 'node:fs';
 import { cachestatSync, type CacheStat } from './io';
 import { systemError } from './errors';
 import { chooseStrategy } from './cache-policy';
-import { CACHE_OPTIONS, FALLBACK_OPTIONS, type CacheOption, type CacheStrategy, type FallbackOption } from './stream-options';
-import { HandleLease, addLegacyOpen, closeFile, resolveFile, type FileOptions, type StreamFile } from './stream-file';
+import { CACHE_OPTIONS, FALLBACK_OPTIONS, type CacheStrategy } from './stream-options';
+import { HandleLease, addLegacyOpen, checkThis, closeFile, openFile, resolveFile, type FileOptions, type StreamFile } from './stream-file';
 import { choiceOption, validateInteger } from './validate';
 
 /** The `path` argument of both streams (ignored when `options.fd` is given). */
@@ -73,27 +73,39 @@ export function leaseHandle(self: any): void {
   if (handle) self.lease = new HandleLease(handle, () => self.close());
 }
 
-/** What a stream learns of its file once open (see {@link inspectFile}). */
-export interface OpenedFile {
-  /** fstat of the file; null when it is reached through `options.fs` (whose fd may not be a kernel one). */
-  stat: Stats | null;
-  /** The strategy to use: 'buffered' through `options.fs` and for anything but a regular file. */
-  strategy: CacheStrategy;
-}
-
-/** fstat of a just-opened file and the strategy for it (see chooseStrategy); at once through `options.fs`. */
-export function inspectFile(
-  file: StreamFile, fd: number, cache: CacheOption, fallback: FallbackOption, cb: (error: Error | null, opened?: OpenedFile) => void,
+/**
+ * The `_construct` of both streams: opens the file or takes the given descriptor (see
+ * openFile), then `place` sets where the I/O starts from its fstat, and `use` takes the
+ * strategy chooseStrategy picked. Through `options.fs` (whose fd may not be a kernel one)
+ * nothing is looked at: the strategy is 'buffered' and the I/O starts where Node's
+ * stream would start it (`start`, else the file position).
+ */
+export function constructFileStream(
+  self: any,
+  place: (fd: number, given: boolean, stat: Stats) => void,
+  use: (strategy: CacheStrategy) => void,
+  callback: StreamCallback,
 ): void {
-  // I/O through options.fs can carry no flags, and there is nothing to look at.
-  if (file.customIo) {
-    cb(null, { stat: null, strategy: 'buffered' });
-    return;
-  }
-  fstat(fd, (error, stat) => {
-    if (error) cb(error);
-    else chooseStrategy(fd, stat, cache, fallback, (strategy) => cb(null, { stat, strategy }));
-  });
+  const file = self.file as StreamFile;
+  openFile(self, file, (fd, given, done) => {
+    if (file.customIo) {
+      self.pos = self.start ?? -1;
+      use('buffered');
+      done();
+      return;
+    }
+    fstat(fd, (error, stat) => {
+      if (error) {
+        done(error);
+        return;
+      }
+      chooseStrategy(fd, stat, self.cache, self.fallback, (strategy) => {
+        place(fd, given, stat);
+        use(strategy);
+        done();
+      });
+    });
+  }, callback);
 }
 
 /** Page-cache state of a stream's whole file (cachestat(2), in pages). Throws EBADF when not open. */
@@ -134,15 +146,59 @@ export interface FileStreamConstructor<S, O> {
 }
 
 /**
+ * One of EventEmitter's listener methods (`on`, `once`, ...) typed by `Events`, a map
+ * from event name to the listener's arguments, as @types/node types fs streams' events;
+ * other events stay open to any listener.
+ */
+export interface TypedListener<Events extends Record<keyof Events, unknown[]>, This> {
+  <E extends keyof Events>(event: E, listener: (...args: Events[E]) => void): This;
+  (event: string | symbol, listener: (...args: any[]) => void): This;
+}
+
+/** EventEmitter's methods that add a listener. */
+type ListenerMethod = 'addListener' | 'on' | 'once' | 'prependListener' | 'prependOnceListener';
+
+/** `Base` with its listener methods typed by `Events` (see {@link TypedListener}), returning `Self`. */
+export type WithTypedEvents<Base, Events extends Record<keyof Events, unknown[]>, Self> = Omit<Base, ListenerMethod> & {
+  [M in ListenerMethod]: TypedListener<Events, Self>;
+};
+
+/**
  * The class of a stream: `methods` (a class holding the prototype) behind a constructor
  * that sets up each instance with `init`, callable with and without `new`, subclassable
- * old-style, with the deprecated `open()` where the running Node's fs streams have it.
+ * old-style, with Node's `pending` and `autoClose` accessors and the deprecated `open()`
+ * where the running Node's fs streams have it.
  */
 export function fileStreamClass<A extends unknown[]>(
   name: string, kind: 'ReadStream' | 'WriteStream', base: object, methods: { prototype: object }, init: (self: any, ...args: A) => void,
 ): unknown {
+  addAccessors(methods.prototype, kind);
   addLegacyOpen(methods.prototype, kind);
   return nodeStyleConstructor(name, base, methods, init);
+}
+
+/** `pending` (not open yet) and `autoClose` (the stream state's autoDestroy), as Node's fs streams have them. */
+function addAccessors(prototype: object, kind: 'ReadStream' | 'WriteStream'): void {
+  const state = kind === 'ReadStream' ? '_readableState' : '_writableState';
+  Object.defineProperties(prototype, {
+    pending: {
+      get(this: { fd: number | null }) {
+        return this.fd === null;
+      },
+      configurable: true,
+    },
+    autoClose: {
+      get(this: any) {
+        checkThis(this, kind);
+        return this[state].autoDestroy;
+      },
+      set(this: any, value: boolean) {
+        checkThis(this, kind);
+        this[state].autoDestroy = value;
+      },
+      configurable: true,
+    },
+  });
 }
 
 /**

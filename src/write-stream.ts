@@ -12,10 +12,10 @@ import { fdatasync, pwritev2Callback, type CacheStat, type IoCallback } from './
 import { LatencyHistogram, type LatencySummary } from './latency';
 import { copyOptions, type CacheOption, type CacheStrategy, type FallbackEvent, type FallbackOption } from './stream-options';
 import { fallbackStrategy, ioFlags, mayRetryWithoutDontcache } from './cache-policy';
-import { checkThis, openFile, skipBytes, writeThrough, type HandleLease, type StreamFile, type WriteStreamFsImplementation } from './stream-file';
+import { skipBytes, writeThrough, type HandleLease, type StreamFile, type WriteStreamFsImplementation } from './stream-file';
 import {
-  closeDescriptor, destroyAfterIo, fileCacheState, fileOptions, fileStreamClass, initStreamFields, inspectFile, kIoDone, leaseHandle,
-  type FileStreamConstructor, type StreamCallback, type StreamPath,
+  closeDescriptor, constructFileStream, destroyAfterIo, fileCacheState, fileOptions, fileStreamClass, initStreamFields, kIoDone, leaseHandle,
+  type FileStreamConstructor, type StreamCallback, type StreamPath, type WithTypedEvents,
 } from './stream-lifecycle';
 import { DEFAULT_WINDOW_SIZE, WritebackWindow } from './writeback-window';
 import { FOLIO_MAX, PAGE_SIZE } from './page-ranges';
@@ -180,7 +180,7 @@ export class DontcacheWriteStreamBase extends Writable {
   private syscallLatency!: LatencyHistogram;
   private writeLatency!: LatencyHistogram;
 
-  declare readonly _writableState: { autoDestroy: boolean; length: number; bufferedRequestCount: number };
+  declare readonly _writableState: { length: number; bufferedRequestCount: number };
 
   private constructor() {
     super();
@@ -188,20 +188,9 @@ export class DontcacheWriteStreamBase extends Writable {
   }
 
   /** True until the file is open. */
-  get pending(): boolean {
-    return this.fd === null;
-  }
-
+  declare readonly pending: boolean;
   /** Whether the stream destroys itself (closing the file) after 'finish' or an error. */
-  get autoClose(): boolean {
-    checkThis(this, 'WriteStream');
-    return this._writableState.autoDestroy;
-  }
-
-  set autoClose(value: boolean) {
-    checkThis(this, 'WriteStream');
-    this._writableState.autoDestroy = value;
-  }
+  declare autoClose: boolean;
 
   /** Counters, the strategy in effect and latency summaries (a fresh snapshot). */
   get stats(): WriteStreamStats {
@@ -220,35 +209,21 @@ export class DontcacheWriteStreamBase extends Writable {
   }
 
   override _construct(callback: StreamCallback): void {
-    openFile(this, this.file, (fd, given, cb) => this.prepare(fd, given, cb), callback);
+    constructFileStream(this, (fd, given, stat) => this.place(fd, given, stat), (strategy) => this.useStrategy(strategy), callback);
   }
 
-  /** Finds where writes go and which strategy fits this file. */
-  private prepare(fd: number, given: boolean, callback: StreamCallback): void {
-    inspectFile(this.file, fd, this.cache, this.fallback, (error, opened) => {
-      if (error || !opened) {
-        callback(error);
-        return;
-      }
-      const { stat, strategy } = opened;
-      if (stat === null) {
-        // Writes go through options.fs: where fs.WriteStream writes.
-        this.pos = this.start ?? -1;
-      } else {
-        const state = given ? descriptorState(fd) : { pos: 0, append: isAppend(this.flags) };
-        // O_APPEND makes Linux append whatever offset pwritev2 gets, so -1 ("the file
-        // position", which O_APPEND moves to the end) says what really happens.
-        const append = state.append;
-        if (append) this.pos = -1;
-        else if (this.start !== undefined) this.pos = this.start;
-        else this.pos = given || !stat.isFile() ? -1 : 0;
-        this.offset = append ? stat.size : this.pos === -1 ? state.pos : this.pos;
-        this.sizeAtOpen = stat.size;
-        if (append && stat.isFile()) this.landing = new PositionReader(fd);
-      }
-      this.useStrategy(strategy);
-      callback();
-    });
+  /** Where writes go: the end for O_APPEND, else `start`, the start of a file this stream opened, or the descriptor's position. */
+  private place(fd: number, given: boolean, stat: fs.Stats): void {
+    const state = given ? descriptorState(fd) : { pos: 0, append: isAppend(this.flags) };
+    // O_APPEND makes Linux append whatever offset pwritev2 gets, so -1 ("the file
+    // position", which O_APPEND moves to the end) says what really happens.
+    const append = state.append;
+    if (append) this.pos = -1;
+    else if (this.start !== undefined) this.pos = this.start;
+    else this.pos = given || !stat.isFile() ? -1 : 0;
+    this.offset = append ? stat.size : this.pos === -1 ? state.pos : this.pos;
+    this.sizeAtOpen = stat.size;
+    if (append && stat.isFile()) this.landing = new PositionReader(fd);
   }
 
   private useStrategy(strategy: CacheStrategy): void {
@@ -515,44 +490,14 @@ function destroyedError(): Error {
   return Object.assign(new Error('Cannot call write after a stream was destroyed'), { code: 'ERR_STREAM_DESTROYED' });
 }
 
-type Listener<A extends unknown[]> = (...args: A) => void;
-
-/**
- * A write stream (see {@link DontcacheWriteStreamBase}), with typed events as
- * @types/node types fs.WriteStream's, plus 'fallback'.
- */
-export interface DontcacheWriteStream extends DontcacheWriteStreamBase {
-  addListener(event: 'close' | 'drain' | 'finish' | 'ready', listener: Listener<[]>): this;
-  addListener(event: 'error', listener: Listener<[error: Error]>): this;
-  addListener(event: 'open', listener: Listener<[fd: number]>): this;
-  addListener(event: 'pipe' | 'unpipe', listener: Listener<[source: Readable]>): this;
-  addListener(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
-  addListener(event: string | symbol, listener: (...args: any[]) => void): this;
-  on(event: 'close' | 'drain' | 'finish' | 'ready', listener: Listener<[]>): this;
-  on(event: 'error', listener: Listener<[error: Error]>): this;
-  on(event: 'open', listener: Listener<[fd: number]>): this;
-  on(event: 'pipe' | 'unpipe', listener: Listener<[source: Readable]>): this;
-  on(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
-  on(event: string | symbol, listener: (...args: any[]) => void): this;
-  once(event: 'close' | 'drain' | 'finish' | 'ready', listener: Listener<[]>): this;
-  once(event: 'error', listener: Listener<[error: Error]>): this;
-  once(event: 'open', listener: Listener<[fd: number]>): this;
-  once(event: 'pipe' | 'unpipe', listener: Listener<[source: Readable]>): this;
-  once(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
-  once(event: string | symbol, listener: (...args: any[]) => void): this;
-  prependListener(event: 'close' | 'drain' | 'finish' | 'ready', listener: Listener<[]>): this;
-  prependListener(event: 'error', listener: Listener<[error: Error]>): this;
-  prependListener(event: 'open', listener: Listener<[fd: number]>): this;
-  prependListener(event: 'pipe' | 'unpipe', listener: Listener<[source: Readable]>): this;
-  prependListener(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
-  prependListener(event: string | symbol, listener: (...args: any[]) => void): this;
-  prependOnceListener(event: 'close' | 'drain' | 'finish' | 'ready', listener: Listener<[]>): this;
-  prependOnceListener(event: 'error', listener: Listener<[error: Error]>): this;
-  prependOnceListener(event: 'open', listener: Listener<[fd: number]>): this;
-  prependOnceListener(event: 'pipe' | 'unpipe', listener: Listener<[source: Readable]>): this;
-  prependOnceListener(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
-  prependOnceListener(event: string | symbol, listener: (...args: any[]) => void): this;
+/** The events of a write stream and their listeners' arguments: fs.WriteStream's, plus 'fallback'. */
+export interface WriteStreamEvents {
+  close: []; drain: []; finish: []; ready: [];
+  error: [error: Error]; open: [fd: number]; pipe: [source: Readable]; unpipe: [source: Readable]; fallback: [event: FallbackEvent];
 }
+
+/** A write stream (see {@link DontcacheWriteStreamBase}), with its events typed ({@link WriteStreamEvents}). */
+export interface DontcacheWriteStream extends WithTypedEvents<DontcacheWriteStreamBase, WriteStreamEvents, DontcacheWriteStream> {}
 
 export type DontcacheWriteStreamConstructor = FileStreamConstructor<DontcacheWriteStream, DontcacheWriteStreamOptions>;
 
