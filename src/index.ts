@@ -14,8 +14,8 @@ export {
   pageCacheState, dropCache, MINCORE_MAX_BYTES, type PageCacheState, type KnownPageCacheState, type UnknownPageCacheState,
   type PageCacheStateOptions, type PageCounts, type ByteCounts, type ByteCount, type UnknownCounts, type PathOrFd,
 } from './page-cache';
-export { DontcacheWriteStream, type DontcacheWriteStreamBase, createDontcacheWriteStream, DEFAULT_WRITE_HIGH_WATER_MARK, MAX_QUEUED_CHUNKS, type DontcacheWriteStreamConstructor, type DontcacheWriteStreamOptions, type WriteStreamStats } from './write-stream';
-export { DontcacheReadStream, type DontcacheReadStreamBase, createDontcacheReadStream, DEFAULT_READ_HIGH_WATER_MARK, type DontcacheReadStreamConstructor, type DontcacheReadStreamOptions, type ReadStreamStats } from './read-stream';
+export { DontcacheWriteStream, type DontcacheWriteStreamBase, createDontcacheWriteStream, DEFAULT_WRITE_HIGH_WATER_MARK, MAX_QUEUED_CHUNKS, type DontcacheWriteStreamConstructor, type DontcacheWriteStreamOptions, type WriteStreamStats, type WriteStreamEvents } from './write-stream';
+export { DontcacheReadStream, type DontcacheReadStreamBase, createDontcacheReadStream, DEFAULT_READ_HIGH_WATER_MARK, type DontcacheReadStreamConstructor, type DontcacheReadStreamOptions, type ReadStreamStats, type ReadStreamEvents } from './read-stream';
 export { type CacheOption, type CacheStrategy, type FallbackOption, type FallbackEvent } from './stream-options';
 export { KEEP_DESCRIPTOR_OPEN, type StreamFsImplementation, type WriteStreamFsImplementation, type ReadStreamFsImplementation } from './stream-file';
 export { LatencyHistogram, type LatencySummary } from './latency';
