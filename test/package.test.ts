@@ -125,7 +125,9 @@ export { report, id, stream };
     ['bundler', 'bundler', 'types.ts'],
     ['node10', 'node10', 'types.ts'],
   ];
-  it.each(resolutions)('TypeScript resolves dontcache and dontcache/lab with moduleResolution %s', (_, resolution, file) => {
+  // Types do not depend on the architecture: the arm64 run (tsc under qemu-user, slow) leaves them to the native one.
+  const typesSkip = process.env.DONTCACHE_ARM64_NODE_WRAPPER ? ' (skipped under qemu-user: the x64 run checks the types)' : '';
+  it.skipIf(typesSkip !== '').each(resolutions)(`TypeScript resolves dontcache and dontcache/lab with moduleResolution %s${typesSkip}`, (_, resolution, file) => {
     const dir = path.join(scratch, 'project', `ts-${resolution}-${file.replace('.', '-')}`);
     fs.mkdirSync(dir);
     fs.writeFileSync(path.join(dir, file), typeCheck);
