@@ -5,7 +5,7 @@ import { labVerdict, signTest } from '../src/lab/verdict';
 import { dirtyLimits, labRegime, sustainedBytes } from '../src/lab/regime';
 import { renderReportHtml } from '../src/lab/html';
 import { formatReportTable } from '../src/lab/table';
-import { validateLabReport } from '../src/lab/schema';
+import { validateLabReport } from './helpers/lab-schema';
 import type { LabModeResult, LabProbe, LabReport, LabScenarioResult, LabStat, ModeName, ScenarioName } from '../src/lab/report-types';
 
 const MiB = 1024 * 1024;

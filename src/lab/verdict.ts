@@ -60,7 +60,6 @@ interface Measured {
   seen: string;
 }
 
-const factor = (n: number) => `${fmt(n)}x`;
 const spreadOf = (s: LabStat, f: (n: number) => string) => (s.max > s.min ? `${f(s.median)} (${f(s.min)}-${f(s.max)})` : f(s.median));
 
 /** Positions between the references, "median (smallest to largest)" ("to": they may be negative). */

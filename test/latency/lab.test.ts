@@ -4,12 +4,13 @@ import { readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runLab, validateLabReport, LAB_REPORT_SCHEMA } from '../../src/lab';
+import { runLab, LAB_REPORT_SCHEMA } from '../../src/lab';
 import { probe } from '../../src/probe';
 import type { LabReport } from '../../src/lab/report-types';
 import { testFs } from '../helpers/fs';
 import { cli, ensureCliBuilt } from '../helpers/cli';
 import { straceUnavailableReason } from '../helpers/faults';
+import { validateLabReport } from '../helpers/lab-schema';
 import { SMALL, expectPercentilesMonotone, metricsOf } from './helpers';
 
 for (const kind of ['ext4', 'xfs'] as const) {
