@@ -1,6 +1,7 @@
 /** What the lab's parent asks a worker process to do, and what the worker answers. */
 import type { LatencySummary } from '../latency';
 import type { ModeName } from './report-types';
+import type { ReadNeighbourOutcome } from './threadpool-neighbour';
 
 /** How a writer job writes: the low-level API, the package's stream, or Node's fs stream. */
 export type WriterApi = 'pwritev2' | 'stream' | 'node-fs';
@@ -22,6 +23,8 @@ export interface WriterJob {
   /** Leave the files in place at the end (the preallocated rand-write file, reused by every trial). */
   keepFiles: boolean;
   windowBytes: number;
+  /** Path of a small file to read in a loop while writing (threadpool-neighbour scenario). */
+  readNeighbour?: string;
 }
 
 /** A churner: creates, fills (buffered) and deletes temporary files until told to stop. */
@@ -57,6 +60,8 @@ export interface WriterOutcome {
   writtenPages: number;
   /** What the write stream used (auto mode). */
   strategy?: string;
+  /** The in-process read loop, where the job has one. */
+  readNeighbour?: ReadNeighbourOutcome;
 }
 
 export interface ChurnOutcome {

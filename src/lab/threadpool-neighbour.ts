@@ -1,0 +1,103 @@
+/**
+ * The threadpool-neighbour scenario (issue 15): while a stream writes, the rest of the
+ * same process goes on: a loop of small `fs.promises.readFile` calls, one at a time,
+ * each needing libuv threadpool threads (open, fstat, read, close) as dns, crypto
+ * and zlib work does, and the event loop itself (the writer measures its delay). An
+ * inline-flush RWF_DONTCACHE write holds a threadpool thread for its whole writeback
+ * submission; this shows what that costs the neighbours against fs.createWriteStream
+ * writing the same bytes.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
+import type { ModeName } from './report-types';
+import type { Scenario } from './scenarios';
+import { PLOT_FRACTIONS, type LatencyOutcome, type WriterJob } from './job-types';
+
+const MiB = 1024 * 1024;
+/** The neighbour's file: one page, as a config file or template would be. */
+const SMALL_FILE_BYTES = 4096;
+
+/** What the read loop did while the writer wrote. */
+export interface ReadNeighbourOutcome {
+  reads: number;
+  bytes: number;
+  elapsedNs: number;
+  /** Latency of one readFile call, µs. */
+  latency: LatencyOutcome;
+}
+
+/** Percentiles (µs) of a histogram of nanoseconds, as the lab reports latencies. */
+function outcomeOf(h: RecordableHistogram): LatencyOutcome {
+  const at = (fraction: number) => (h.count === 0 ? 0 : (fraction <= 0 ? h.min : h.percentile(fraction * 100)) / 1000);
+  const summary = {
+    count: h.count, mean: h.count === 0 ? 0 : h.mean / 1000,
+    p50: at(0.5), p90: at(0.9), p99: at(0.99), p999: at(0.999), max: h.count === 0 ? 0 : h.max / 1000,
+  };
+  return { summary, curve: PLOT_FRACTIONS.map((f) => [f, at(f)]) };
+}
+
+/**
+ * Creates `file` (one page) and reads it in a loop, one readFile at a time, until
+ * `stop()`, which resolves with what the loop saw and removes the file.
+ */
+export function startReadNeighbour(file: string): { stop(): Promise<ReadNeighbourOutcome> } {
+  fs.writeFileSync(file, Buffer.alloc(SMALL_FILE_BYTES, 0x6e));
+  const latency = createHistogram();
+  const start = process.hrtime.bigint();
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      const t = process.hrtime.bigint();
+      await fs.promises.readFile(file);
+      latency.record(process.hrtime.bigint() - t || 1n);
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      const elapsedNs = Number(process.hrtime.bigint() - start);
+      fs.rmSync(file, { force: true });
+      return { reads: latency.count, bytes: latency.count * SMALL_FILE_BYTES, elapsedNs, latency: outcomeOf(latency) };
+    },
+  };
+}
+
+/** How the report names the neighbour of this scenario. */
+export const READ_NEIGHBOUR_ROLE = `small readFile loop (${SMALL_FILE_BYTES} bytes, one at a time) in the writer's process`;
+
+const IMPLEMENTATION: Partial<Record<ModeName, string>> = {
+  buffered: 'fs.createWriteStream (Node)',
+  dontcache: "DontcacheWriteStream, cache 'dontcache'",
+  writeback: "DontcacheWriteStream, cache 'writeback'",
+  auto: "DontcacheWriteStream, cache 'auto'",
+};
+
+const bytesOf = (sizeBytes: number) => Math.max(MiB, Math.floor(sizeBytes / MiB) * MiB);
+
+export const THREADPOOL_NEIGHBOUR: Scenario = {
+  name: 'threadpool-neighbour',
+  description: 'a stream writes 1 MiB chunks while the same process reads a small file in a loop (threadpool) and runs its event loop',
+  unavailable: () => undefined,
+  skipMode: (mode) => (mode === 'direct' ? 'the streams have no O_DIRECT mode' : undefined),
+  implementation: (mode) => IMPLEMENTATION[mode] ?? mode,
+  params: (p) => ({ blockSize: MiB, bytes: bytesOf(p.sizeBytes), files: 1, neighbour: READ_NEIGHBOUR_ROLE }),
+  plan: (mode, dir, p) => {
+    const main: WriterJob = {
+      kind: 'writer',
+      mode,
+      api: mode === 'buffered' ? 'node-fs' : 'stream',
+      files: [path.join(dir, `threadpool-${mode}`)],
+      bytesPerFile: bytesOf(p.sizeBytes),
+      blockSize: MiB,
+      pattern: 'seq',
+      fileSize: bytesOf(p.sizeBytes),
+      pipelined: true,
+      keepFiles: false,
+      windowBytes: p.windowBytes,
+      readNeighbour: path.join(dir, `threadpool-${mode}.small`),
+    };
+    return { main };
+  },
+};
