@@ -24,16 +24,24 @@ function buildCeiling() {
   return { binary, cleanup };
 }
 
-/** Runs the loop once: `size` bytes in `chunk`-byte pwritev2 calls with `flags`. Resolves with MB/s. */
+/**
+ * Runs the loop once: `size` bytes in `chunk`-byte pwritev2 calls with `flags`.
+ * Resolves with MB/s and the p99.9 of one call (ms); an error carries the loop's `errno`.
+ */
 function runCeiling(binary, file, size, chunk, flags) {
   const r = spawnSync(binary, [file, String(size), String(chunk), String(flags)], { encoding: 'utf8' });
   const line = r.stdout?.trim();
   const result = line ? JSON.parse(line) : null;
   if (!result || result.errno !== 0) {
-    const reason = result ? `errno ${result.errno} after ${result.bytes} bytes` : (r.error?.message ?? `exit ${r.status}`);
-    throw new Error(`C ceiling failed on ${file}: ${reason}`);
+    const why = result ? `${errnoName(result.errno)} after ${result.bytes} bytes` : (r.error?.message ?? `exit ${r.status}`);
+    throw Object.assign(new Error(`C ceiling loop failed on ${file}: ${why}`), { errno: result?.errno });
   }
-  return { mbps: result.bytes / (result.ns / 1e9) / 1e6 };
+  return { mbps: result.bytes / (result.ns / 1e9) / 1e6, callP999Ms: result.callP999Us / 1000 };
+}
+
+function errnoName(errno) {
+  const name = Object.entries(os.constants.errno).find(([, n]) => n === errno)?.[0];
+  return name ? `${name} (errno ${errno})` : `errno ${errno}`;
 }
 
 module.exports = { buildCeiling, runCeiling };
