@@ -6,10 +6,10 @@
  */
 import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { performance } from 'node:perf_hooks';
 import { Writable, type Readable } from 'node:stream';
 import { cachestatSync, fdatasync, pwritev2Callback, type CacheStat } from './io';
 import { LatencyHistogram, type LatencySummary } from './latency';
+import { ChunkClock } from './chunk-clock';
 import {
   CACHE_OPTIONS, FALLBACK_OPTIONS, RWF_DONTCACHE, autoStrategy, choiceOption, copyOptions, fallbackStrategy,
   integerOption, invalidArgValue, lookUpFileSystemHint, validateInteger, mayRetryWithoutDontcache,
@@ -102,7 +102,7 @@ export interface WriteStreamStats {
   fallbacks: number;
   /** Time spent inside pwritev2 per native call (writer-side latency), microseconds. */
   syscallLatency: LatencySummary;
-  /** Time from `write()` to its callback, per chunk, microseconds. */
+  /** Time from `write()` until the chunk's bytes were written, per chunk, microseconds. */
   writeLatency: LatencySummary;
 }
 
@@ -186,6 +186,7 @@ export class DontcacheWriteStreamBase extends Writable {
   private counts!: { syscalls: number; batches: number; chunks: number; fallbacks: number };
   private syscallLatency!: LatencyHistogram;
   private writeLatency!: LatencyHistogram;
+  private chunkClock!: ChunkClock;
 
   declare readonly _writableState: { autoDestroy: boolean; length: number; bufferedRequestCount: number };
 
@@ -293,11 +294,17 @@ export class DontcacheWriteStreamBase extends Writable {
       cb = encoding;
       encoding = undefined;
     }
-    const started = performance.now();
-    const accepted = super.write(chunk, encoding as BufferEncoding, (error?: Error | null) => {
-      if (!error) this.writeLatency.record((performance.now() - started) * 1000);
-      if (typeof cb === 'function') cb(error);
-    });
+    // Writable queues every chunk but those written after end() or destroy(), which it
+    // fails at once; a chunk it rejects by throwing (a wrong type) is taken back.
+    const queued = !this.destroyed && !this.writableEnded;
+    if (queued) this.chunkClock.queued();
+    let accepted: boolean;
+    try {
+      accepted = super.write(chunk, encoding as BufferEncoding, cb as WriteCallback);
+    } catch (error) {
+      if (queued) this.chunkClock.unqueue();
+      throw error;
+    }
     if (this.destroyed || this.writableEnded) return accepted;
     // highWaterMark bounds the bytes queued behind the batch being written (Writable
     // counts both, which would leave the disk idle while the producer refills), and
@@ -335,8 +342,12 @@ export class DontcacheWriteStreamBase extends Writable {
     this.writeChunks(chunks.map((c) => c.chunk), callback);
   }
 
-  private writeChunks(buffers: Buffer[], callback: WriteCallback): void {
+  private writeChunks(buffers: Buffer[], batchDone: WriteCallback): void {
     this.performingIO = true;
+    const callback: WriteCallback = (error) => {
+      this.chunkClock.landed(buffers.length, !error);
+      batchDone(error);
+    };
     const issue = (error: Error | null) => {
       if (error) this.ioDone(callback, error);
       else if (this.destroyed) this.ioDone(callback, destroyedError());
@@ -556,6 +567,7 @@ function initWriteStream(self: any, path: PathArgument, options: DontcacheWriteS
   self.counts = { syscalls: 0, batches: 0, chunks: 0, fallbacks: 0 };
   self.syscallLatency = new LatencyHistogram();
   self.writeLatency = new LatencyHistogram();
+  self.chunkClock = new ChunkClock(self.writeLatency);
   opts.decodeStrings = true;
   opts.autoDestroy = file.autoDestroy;
   if (opts.highWaterMark == null) opts.highWaterMark = DEFAULT_WRITE_HIGH_WATER_MARK;

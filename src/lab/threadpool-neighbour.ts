@@ -9,10 +9,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
+import { LatencyHistogram } from '../latency';
 import type { ModeName } from './report-types';
 import type { Scenario } from './scenarios';
-import { PLOT_FRACTIONS, type LatencyOutcome, type WriterJob } from './job-types';
+import type { LatencyOutcome, WriterJob } from './job-types';
+import { latencyOutcome } from './writer';
 
 const MiB = 1024 * 1024;
 /** The neighbour's file: one page, as a config file or template would be. */
@@ -27,30 +28,20 @@ export interface ReadNeighbourOutcome {
   latency: LatencyOutcome;
 }
 
-/** Percentiles (µs) of a histogram of nanoseconds, as the lab reports latencies. */
-function outcomeOf(h: RecordableHistogram): LatencyOutcome {
-  const at = (fraction: number) => (h.count === 0 ? 0 : (fraction <= 0 ? h.min : h.percentile(fraction * 100)) / 1000);
-  const summary = {
-    count: h.count, mean: h.count === 0 ? 0 : h.mean / 1000,
-    p50: at(0.5), p90: at(0.9), p99: at(0.99), p999: at(0.999), max: h.count === 0 ? 0 : h.max / 1000,
-  };
-  return { summary, curve: PLOT_FRACTIONS.map((f) => [f, at(f)]) };
-}
-
 /**
  * Creates `file` (one page) and reads it in a loop, one readFile at a time, until
  * `stop()`, which resolves with what the loop saw and removes the file.
  */
 export function startReadNeighbour(file: string): { stop(): Promise<ReadNeighbourOutcome> } {
   fs.writeFileSync(file, Buffer.alloc(SMALL_FILE_BYTES, 0x6e));
-  const latency = createHistogram();
+  const latency = new LatencyHistogram();
   const start = process.hrtime.bigint();
   let stopped = false;
   const loop = (async () => {
     while (!stopped) {
       const t = process.hrtime.bigint();
       await fs.promises.readFile(file);
-      latency.record(process.hrtime.bigint() - t || 1n);
+      latency.record(Number(process.hrtime.bigint() - t) / 1000);
     }
   })();
   return {
@@ -59,7 +50,7 @@ export function startReadNeighbour(file: string): { stop(): Promise<ReadNeighbou
       await loop;
       const elapsedNs = Number(process.hrtime.bigint() - start);
       fs.rmSync(file, { force: true });
-      return { reads: latency.count, bytes: latency.count * SMALL_FILE_BYTES, elapsedNs, latency: outcomeOf(latency) };
+      return { reads: latency.count, bytes: latency.count * SMALL_FILE_BYTES, elapsedNs, latency: latencyOutcome(latency) };
     },
   };
 }
