@@ -1,7 +1,6 @@
 /** What the lab's parent asks a worker process to do, and what the worker answers. */
 import type { LatencySummary } from '../latency';
 import type { ModeName } from './report-types';
-import type { ReadNeighbourOutcome } from './threadpool-neighbour';
 
 /** How a writer job writes: the low-level API, the package's stream, or Node's fs stream. */
 export type WriterApi = 'pwritev2' | 'stream' | 'node-fs';
@@ -62,6 +61,15 @@ export interface WriterOutcome {
   strategy?: string;
   /** The in-process read loop, where the job has one. */
   readNeighbour?: ReadNeighbourOutcome;
+}
+
+/** What the in-process read loop (threadpool-neighbour) did while the writer wrote. */
+export interface ReadNeighbourOutcome {
+  reads: number;
+  bytes: number;
+  elapsedNs: number;
+  /** Latency of one readFile call, µs. */
+  latency: LatencyOutcome;
 }
 
 export interface ChurnOutcome {

@@ -1,59 +1,19 @@
 /**
  * The threadpool-neighbour scenario (issue 15): while a stream writes, the rest of the
- * same process goes on: a loop of small `fs.promises.readFile` calls, one at a time,
- * each needing libuv threadpool threads (open, fstat, read, close) as dns, crypto
- * and zlib work does, and the event loop itself (the writer measures its delay). An
- * inline-flush RWF_DONTCACHE write holds a threadpool thread for its whole writeback
- * submission; this shows what that costs the neighbours against fs.createWriteStream
- * writing the same bytes.
+ * same process goes on: a loop of small readFile calls (see read-neighbour.ts) and the
+ * event loop itself (the writer measures its delay). An inline-flush RWF_DONTCACHE
+ * write holds a threadpool thread for its whole writeback submission; this shows what
+ * that costs the neighbours against fs.createWriteStream writing the same bytes.
  */
-import fs from 'node:fs';
 import path from 'node:path';
-import { LatencyHistogram } from '../latency';
 import type { ModeName } from './report-types';
 import type { Scenario } from './scenarios';
-import type { LatencyOutcome, WriterJob } from './job-types';
-import { latencyOutcome } from './writer';
+import type { WriterJob } from './job-types';
 
 const MiB = 1024 * 1024;
+
 /** The neighbour's file: one page, as a config file or template would be. */
-const SMALL_FILE_BYTES = 4096;
-
-/** What the read loop did while the writer wrote. */
-export interface ReadNeighbourOutcome {
-  reads: number;
-  bytes: number;
-  elapsedNs: number;
-  /** Latency of one readFile call, µs. */
-  latency: LatencyOutcome;
-}
-
-/**
- * Creates `file` (one page) and reads it in a loop, one readFile at a time, until
- * `stop()`, which resolves with what the loop saw and removes the file.
- */
-export function startReadNeighbour(file: string): { stop(): Promise<ReadNeighbourOutcome> } {
-  fs.writeFileSync(file, Buffer.alloc(SMALL_FILE_BYTES, 0x6e));
-  const latency = new LatencyHistogram();
-  const start = process.hrtime.bigint();
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      const t = process.hrtime.bigint();
-      await fs.promises.readFile(file);
-      latency.record(Number(process.hrtime.bigint() - t) / 1000);
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      await loop;
-      const elapsedNs = Number(process.hrtime.bigint() - start);
-      fs.rmSync(file, { force: true });
-      return { reads: latency.count, bytes: latency.count * SMALL_FILE_BYTES, elapsedNs, latency: latencyOutcome(latency) };
-    },
-  };
-}
+export const SMALL_FILE_BYTES = 4096;
 
 /** How the report names the neighbour of this scenario. */
 export const READ_NEIGHBOUR_ROLE = `small readFile loop (${SMALL_FILE_BYTES} bytes, one at a time) in the writer's process`;

@@ -11,7 +11,7 @@ import { constants } from '../constants';
 import { alignmentOffset, cachestat, fdatasync, fadvise, mincoreResidency, pwritev2Sync, pwritev2Timed } from '../io';
 import { WritebackWindow, settleRange } from '../writeback-window';
 import { openLabStream } from './stream-adapter';
-import { startReadNeighbour } from './threadpool-neighbour';
+import { startReadNeighbour } from './read-neighbour';
 import { PLOT_FRACTIONS, type LatencyOutcome, type WriterJob, type WriterOutcome } from './job-types';
 
 const PAGE = constants.PAGE_SIZE;
@@ -199,7 +199,7 @@ export async function prepareWriter(job: WriterJob): Promise<PreparedWriter> {
       const elapsedNs = Number(process.hrtime.bigint() - start);
       const cpuUsed = process.cpuUsage(cpu);
       loop.disable();
-      const readNeighbour = await neighbour?.stop();
+      const reads = await neighbour?.stop();
       let syncNs = 0;
       let residentPages = 0;
       for (const writer of writers) {
@@ -219,7 +219,7 @@ export async function prepareWriter(job: WriterJob): Promise<PreparedWriter> {
         residentPages,
         writtenPages: Math.ceil(written / PAGE),
         strategy: writers[0].strategy?.(),
-        readNeighbour,
+        readNeighbour: reads && { ...reads, latency: latencyOutcome(reads.latency) },
       };
     },
     cleanup() {
