@@ -1,14 +1,24 @@
 'use strict';
-// Small pieces the benchmarks share: sizes on the command line, machine-wide dirty
-// memory, medians.
+// Small pieces the benchmarks share: their command line (util.parseArgs, as the CLI;
+// sizes like 2G or 64K parsed by the CLI's parseSize), machine-wide dirty memory, medians.
 const fs = require('node:fs');
+const util = require('node:util');
+const { parseSize } = require('../dist/cli/args');
 
-/** "2G", "64K", "1.5MiB", "4096" -> bytes. */
-function parseSize(text) {
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(String(text).trim());
-  if (!m) throw new Error(`bad size: ${text}`);
-  const scale = { '': 1, k: 1 << 10, m: 1 << 20, g: 1 << 30, t: 2 ** 40 }[m[2].toLowerCase()];
-  return Math.round(Number(m[1]) * scale);
+/**
+ * Parses process.argv with util.parseArgs: `options` maps each --name to its default
+ * (strings; an environment variable may set it first); --help prints `usage`. Returns
+ * the values.
+ */
+function benchArgs(usage, options) {
+  const spec = { help: { type: 'boolean', short: 'h' } };
+  for (const [name, fallback] of Object.entries(options)) spec[name] = { type: 'string', ...(fallback === undefined ? {} : { default: String(fallback) }) };
+  const { values } = util.parseArgs({ options: spec, strict: true });
+  if (values.help) {
+    console.log(usage);
+    process.exit(0);
+  }
+  return values;
 }
 
 /** Dirty + Writeback from /proc/meminfo, bytes (machine-wide). */
@@ -24,4 +34,4 @@ function median(values) {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
-module.exports = { parseSize, dirtyBytes, median };
+module.exports = { benchArgs, parseSize, dirtyBytes, median };

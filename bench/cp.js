@@ -19,7 +19,7 @@ const { performance } = require('node:perf_hooks');
 const { cachestatSync } = require('../dist/io');
 const { constants } = require('../dist/constants');
 const { dropCache } = require('../dist/page-cache');
-const { dirtyBytes, median, parseSize } = require('./common');
+const { benchArgs, dirtyBytes, median, parseSize } = require('./common');
 
 const CLI = path.join(__dirname, '..', 'dist', 'cli.js');
 const PAGE = constants.PAGE_SIZE;
@@ -40,26 +40,17 @@ const VARIANTS = {
 };
 const DEFAULT_VARIANTS = 'cp,dd-nocache,dd-nocache-sync,dontcache,dontcache-writeback';
 
-function parseArgs(argv) {
-  const opts = {
-    size: parseSize(process.env.DONTCACHE_BENCH_SIZE || '2G'),
-    trials: Number(process.env.DONTCACHE_BENCH_TRIALS || 5),
+function parseArgs() {
+  const values = benchArgs(`bench:cp [--size 2G] [--trials 5] [--dir .] [--variants ${DEFAULT_VARIANTS}]`, {
+    size: process.env.DONTCACHE_BENCH_SIZE || '2G',
+    trials: process.env.DONTCACHE_BENCH_TRIALS || 5,
     dir: process.env.DONTCACHE_BENCH_DIR || '.',
     variants: DEFAULT_VARIANTS,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i].split('=');
-    const value = inline ?? argv[++i];
-    if (flag === '--size') opts.size = parseSize(value);
-    else if (flag === '--trials') opts.trials = Number(value);
-    else if (flag === '--dir') opts.dir = value;
-    else if (flag === '--variants') opts.variants = value;
-    else throw new Error(`unknown flag ${flag}`);
-  }
-  opts.variantNames = opts.variants.split(',').filter(Boolean);
-  for (const name of opts.variantNames) if (!VARIANTS[name]) throw new Error(`unknown variant ${name}; known: ${Object.keys(VARIANTS).join(', ')}`);
-  if (!opts.variantNames.includes('cp')) opts.variantNames.unshift('cp');
-  return opts;
+  });
+  const variantNames = values.variants.split(',').filter(Boolean);
+  for (const name of variantNames) if (!VARIANTS[name]) throw new Error(`unknown variant ${name}; known: ${Object.keys(VARIANTS).join(', ')}`);
+  if (!variantNames.includes('cp')) variantNames.unshift('cp');
+  return { size: parseSize(values.size, 'size'), trials: Number(values.trials), dir: values.dir, variantNames };
 }
 
 /** A file of `size` bytes: one random MiB, stamped with its index in every MiB. */
@@ -112,8 +103,8 @@ async function runOne(variant, src, dest, size) {
   if (fs.statSync(dest).size !== size) throw new Error(`${variant}: the copy has ${fs.statSync(dest).size} bytes, not ${size}`);
   return {
     mbps: size / seconds / 1e6,
-    srcCached: (s.cache * PAGE) / size,
-    destCached: (d.cache * PAGE) / size,
+    srcCached: (s.cached * PAGE) / size,
+    destCached: (d.cached * PAGE) / size,
     destDirtyMiB: ((d.dirty + d.writeback) * PAGE) / 2 ** 20,
   };
 }
@@ -121,7 +112,7 @@ async function runOne(variant, src, dest, size) {
 const pct = (x) => `${(x * 100).toFixed(2)}%`;
 
 async function main() {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = parseArgs();
   const dir = path.resolve(opts.dir);
   const src = path.join(dir, `.dontcache-bench-cp.${process.pid}.src`);
   const dest = path.join(dir, `.dontcache-bench-cp.${process.pid}.dest`);

@@ -6,13 +6,10 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const { parseArgs } = require('node:util');
 const dc = require('../dist/index.js');
-const { median } = require('./common');
+const { benchArgs, median } = require('./common');
 
-const { values } = parseArgs({
-  options: { trials: { type: 'string', default: '5' }, dir: { type: 'string', default: '.' } },
-});
+const values = benchArgs('bench:io [--trials 5] [--dir .]', { trials: 5, dir: '.' });
 const TRIALS = Number(values.trials);
 const REGION = 64 * 1024 * 1024;
 const SIZES = [

@@ -28,36 +28,30 @@ const { performance } = require('node:perf_hooks');
 const { createDontcacheWriteStream, DEFAULT_WRITE_HIGH_WATER_MARK } = require('../dist/write-stream');
 const { LatencyHistogram } = require('../dist/latency');
 const { cachestatSync } = require('../dist/io');
-const { dirtyBytes, median, parseSize } = require('./common');
+const { benchArgs, dirtyBytes, median, parseSize } = require('./common');
 const { buildCeiling, runCeiling } = require('./ceiling');
 const { startNeighbours } = require('./neighbour');
 const { constants } = require('../dist/constants');
 
-function parseArgs(argv) {
-  const opts = {
-    size: parseSize(process.env.DONTCACHE_BENCH_SIZE || '2G'),
+function parseArgs() {
+  const values = benchArgs('bench:stream [--size 2G] [--chunks 16K,64K,1M] [--trials 5] [--modes auto,dontcache,writeback,buffered] [--dir .] [--hwm 1M] [--neighbours on|off]', {
+    size: process.env.DONTCACHE_BENCH_SIZE || '2G',
     chunks: '16K,64K,1M',
-    trials: Number(process.env.DONTCACHE_BENCH_TRIALS || 5),
+    trials: process.env.DONTCACHE_BENCH_TRIALS || 5,
     modes: 'auto,dontcache,writeback,buffered',
     dir: process.env.DONTCACHE_BENCH_DIR || '.',
     hwm: undefined,
     neighbours: 'on',
+  });
+  return {
+    size: parseSize(values.size, 'size'),
+    trials: Number(values.trials),
+    dir: values.dir,
+    hwm: values.hwm === undefined ? undefined : parseSize(values.hwm, 'hwm'),
+    chunkSizes: values.chunks.split(',').map((chunk) => parseSize(chunk, 'chunks')),
+    variants: ['node', ...values.modes.split(',').filter(Boolean)],
+    neighbours: values.neighbours,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i].split('=');
-    const value = inline ?? argv[++i];
-    if (flag === '--size') opts.size = parseSize(value);
-    else if (flag === '--chunks') opts.chunks = value;
-    else if (flag === '--trials') opts.trials = Number(value);
-    else if (flag === '--modes') opts.modes = value;
-    else if (flag === '--dir') opts.dir = value;
-    else if (flag === '--hwm') opts.hwm = parseSize(value);
-    else if (flag === '--neighbours') opts.neighbours = value;
-    else throw new Error(`unknown flag ${flag}`);
-  }
-  opts.chunkSizes = opts.chunks.split(',').map(parseSize);
-  opts.variants = ['node', ...opts.modes.split(',').filter(Boolean)];
-  return opts;
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -165,7 +159,7 @@ async function runOne(variant, file, size, chunk, hwm, ring, neighbours) {
   clearInterval(timer);
   sample();
   const fd = fs.openSync(file, 'r');
-  const cached = cachestatSync(fd, 0, 0).cache;
+  const cached = cachestatSync(fd, 0, 0).cached;
   fs.closeSync(fd);
   fs.rmSync(file);
   return {
@@ -272,7 +266,7 @@ function printNeighbours(results, ctx, variants) {
 }
 
 async function main() {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = parseArgs();
   const dir = path.resolve(opts.dir);
   const file = path.join(dir, `.dontcache-bench-stream.${process.pid}`);
   const ceiling = buildCeiling();

@@ -58,6 +58,8 @@ function pattern(size, seed) {
 const sha = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
 
 let pkg;
+/** The latency lab: the package's subpath `dontcache/lab` (dist/lab). */
+let labEntry;
 
 /** runLab with a kernels.json lab profile; the report without its plot curves (they only feed the HTML page). */
 async function runLabProfile(dir, lab) {
@@ -65,7 +67,7 @@ async function runLabProfile(dir, lab) {
   const onProgress = (e) => {
     if (e.type === 'trial') emit({ type: 'progress', detail: `lab ${dir}: ${e.done}/${e.total} ${e.scenario} ${e.mode}${e.error ? ` failed: ${e.error}` : ''}` });
   };
-  const r = await pkg.runLab({ dir, sizeBytes: lab.sizeMiB * MiB, trials: lab.trials, scenarios: lab.scenarios, modes: lab.modes, warmup: lab.warmup, onProgress });
+  const r = await labEntry.runLab({ dir, sizeBytes: lab.sizeMiB * MiB, trials: lab.trials, scenarios: lab.scenarios, modes: lab.modes, warmup: lab.warmup, onProgress });
   for (const s of r.scenarios) for (const m of s.modes) delete m.curves;
   return r;
 }
@@ -81,7 +83,7 @@ async function streamRewrite(file) {
   const chunks = Array.from({ length: size / MiB }, (_, i) => pattern(MiB, 400 + i));
   const rfd = fs.openSync(file, 'r');
   let peak = 0, end = 0;
-  const sample = () => { peak = Math.max(peak, pkg.cachestatSync(rfd, 0, size).cache); };
+  const sample = () => { peak = Math.max(peak, pkg.cachestatSync(rfd, 0, size).cached); };
   try {
     const stream = pkg.createDontcacheWriteStream(file, { flags: 'r+', cache: 'dontcache', windowSize });
     await new Promise((resolve, reject) => {
@@ -95,7 +97,7 @@ async function streamRewrite(file) {
         stream.end();
       })().catch(reject);
     });
-    end = (await pkg.cachestat(rfd, 0, size)).cache;
+    end = (await pkg.cachestat(rfd, 0, size)).cached;
   } finally {
     fs.closeSync(rfd);
   }
@@ -106,7 +108,9 @@ async function streamRewrite(file) {
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   try {
-    pkg = require(path.resolve(args.pkg || path.join(__dirname, '..')));
+    const root = path.resolve(args.pkg || path.join(__dirname, '..'));
+    pkg = require(root);
+    labEntry = require(path.join(root, 'dist', 'lab'));
   } catch (e) {
     emit({ type: 'fatal', kernel: args.kernel, detail: `cannot load the package: ${errText(e)}` });
     emit({ type: 'done' });
@@ -132,7 +136,7 @@ async function main() {
       try {
         const c = await pkg.cachestat(fd, 0, 0);
         const pages = Math.ceil(fs.fstatSync(fd).size / PAGE) || 1;
-        return { method: 'cachestat(raw)', residentFraction: c.cache / pages };
+        return { method: 'cachestat(raw)', residentFraction: c.cached / pages };
       } catch (e) {
         if (!isNoSys(e)) throw e;
         const r = await pkg.mincoreResidency(fd, 0, 0);
@@ -331,7 +335,7 @@ async function main() {
       if (!state.cachestat) return { status: 'skip', detail: { reason: 'no cachestat on this kernel' } };
       const size = 16 * MiB;
       const pages = size / PAGE;
-      const cached = (fd) => pkg.cachestat(fd, 0, size).then((c) => c.cache);
+      const cached = (fd) => pkg.cachestat(fd, 0, size).then((c) => c.cached);
       const settle = async (fd) => {
         // A kernel that defers the drop to a workqueue drops shortly after fdatasync: look again.
         const now = await cached(fd);
@@ -377,7 +381,7 @@ async function main() {
 
     // The latency lab in a small profile with small-block scenarios: its measured behaviour and the probe's.
     await run('lab-verdict', async () => {
-      if (!has('runLab')) return { status: 'skip', detail: { reason: NOT_IMPLEMENTED } };
+      if (typeof labEntry.runLab !== 'function') return { status: 'skip', detail: { reason: NOT_IMPLEMENTED } };
       // Where the flag is refused one scenario shows that; the small-block ones would only time buffered writes.
       const lab = state.accepted === false ? { ...args.lab, scenarios: ['seq-write'] } : args.lab;
       const r = await runLabProfile(dir, lab);

@@ -1,27 +1,38 @@
 #!/usr/bin/env node
-// `dontcache`: a small dispatcher; each subcommand lives in src/cli/<name>.ts.
-import { commandHelp, EXIT, parseCommandArgs, UsageError, type Command } from './cli/args';
+// `dontcache`: a small dispatcher; each subcommand lives in src/cli/<name>.ts and is
+// loaded only when it runs (`bench` alone brings in the latency lab).
+/* eslint-disable @typescript-eslint/no-require-imports */
+import { commandHelp, EXIT, parseCommandArgs, UsageError, type Command, type CommandEntry } from './cli/args';
 import { createOutput, errorLine, type Output } from './cli/output';
-import { probeCommand } from './cli/probe';
-import { statCommand } from './cli/stat';
-import { dropCommand } from './cli/drop';
-import { benchCommand } from './cli/bench';
-import { cpCommand } from './cli/cp';
-import { writeCommand } from './cli/write';
 import { signalOfExitCode } from './cli/interrupt';
 
-/** The subcommands, in the order `dontcache --help` lists them. */
-export const COMMANDS: readonly Command[] = [
-  probeCommand,
-  statCommand,
-  dropCommand,
-  benchCommand,
-  cpCommand,
-  writeCommand,
-];
+/** The subcommands with their line in `dontcache --help`, in its order. */
+const SUMMARIES = {
+  probe: 'Does RWF_DONTCACHE work in a directory, and how does this kernel write it back?',
+  stat: 'How much of each file is in the page cache (like fincore/vmtouch).',
+  drop: "Push files' pages out of the page cache (write back dirty pages, then drop).",
+  bench: 'Latency lab: what dontcache writes cost the writer here, against buffered, window writeback and O_DIRECT',
+  cp: 'Copy files without leaving the source or the copy in the page cache.',
+  write: 'Write standard input to a file without leaving it in the page cache (like dd of=).',
+};
+
+/** Each subcommand's module (src/cli/<name>.ts), required when that subcommand runs. */
+const LOADERS: Record<keyof typeof SUMMARIES, () => Command> = {
+  probe: () => (require('./cli/probe') as typeof import('./cli/probe')).probeCommand,
+  stat: () => (require('./cli/stat') as typeof import('./cli/stat')).statCommand,
+  drop: () => (require('./cli/drop') as typeof import('./cli/drop')).dropCommand,
+  bench: () => (require('./cli/bench') as typeof import('./cli/bench')).benchCommand,
+  cp: () => (require('./cli/cp') as typeof import('./cli/cp')).cpCommand,
+  write: () => (require('./cli/write') as typeof import('./cli/write')).writeCommand,
+};
+
+export const COMMANDS: readonly CommandEntry[] = (Object.keys(SUMMARIES) as (keyof typeof SUMMARIES)[]).map((name) => ({
+  name,
+  summary: SUMMARIES[name],
+  load: LOADERS[name],
+}));
 
 function version(): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (require('../package.json') as { version: string }).version;
 }
 
@@ -55,15 +66,16 @@ export async function main(argv: string[], out: Output = createOutput()): Promis
     out.line(version());
     return EXIT.ok;
   }
-  const command = COMMANDS.find((c) => c.name === name);
-  if (!command) {
+  const entry = COMMANDS.find((c) => c.name === name);
+  if (!entry) {
     out.error(`dontcache: unknown command '${name}'. Commands: ${COMMANDS.map((c) => c.name).join(', ')}. See 'dontcache --help'.`);
     return EXIT.usage;
   }
   try {
+    const command = entry.load();
     const args = parseCommandArgs(command, rest);
     if (args.values.help) {
-      out.line(commandHelp(command).trimEnd());
+      out.line(commandHelp(entry, command).trimEnd());
       return EXIT.ok;
     }
     return await command.run(args, out);

@@ -1,8 +1,5 @@
 import { binding } from './native';
 
-/** The kernel's RWF_DONTCACHE, for code that needs it also where the addon is missing. */
-export const RWF_DONTCACHE = 0x80;
-
 /**
  * Flags and advice values, with the kernel's numbers (also where libc headers lack
  * them). Flag bits not listed here may still be passed: the kernel decides.

@@ -1,6 +1,6 @@
 import { binding, type Buffers, type NativeCallback, type Position, type SyncOutcome } from './native';
 import { systemError, EOPNOTSUPP, ENOSYS, type SystemError } from './errors';
-import { RWF_DONTCACHE, constants } from './constants';
+import { constants } from './constants';
 
 export type { Buffers, Position } from './native';
 
@@ -17,8 +17,14 @@ export interface IoTiming {
   syscalls: number;
 }
 
-/** Page counts of a file range in the page cache, from cachestat(2). */
+/**
+ * Page counts of a file range in the page cache, from cachestat(2) (the kernel's
+ * `struct cachestat`: nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted).
+ */
 export interface CacheStat {
+  /** Pages resident in the page cache (`cached`, as in {@link PageCounts}). */
+  cached: number;
+  /** @deprecated The same as {@link CacheStat.cached}, its name before 0.2. */
   cache: number;
   dirty: number;
   writeback: number;
@@ -39,7 +45,7 @@ function flagNames(flags: number): string {
 
 function hintFor(syscall: string, errno: number, flags: number): string | undefined {
   if (errno === EOPNOTSUPP && flags !== 0) {
-    const dontcache = flags & RWF_DONTCACHE ? '; RWF_DONTCACHE needs Linux 6.14+ and a file system that supports it' : '';
+    const dontcache = flags & constants.RWF_DONTCACHE ? '; RWF_DONTCACHE needs Linux 6.14+ and a file system that supports it' : '';
     return `the kernel or file system refused flags ${flagNames(flags)}${dontcache}`;
   }
   if (errno === ENOSYS && syscall === 'cachestat') return 'cachestat needs Linux 6.5 or later';
@@ -83,7 +89,7 @@ const bytesOf = (bytes: number) => bytes;
 const timingOf = (bytes: number, syscallNs: number, syscalls: number): IoTiming => ({ bytes, syscallNs, syscalls });
 const nothing = () => undefined;
 const cacheStatOf = (_b: number, _ns: number, _c: number, e: ArrayLike<number>): CacheStat => ({
-  cache: e[0], dirty: e[1], writeback: e[2], evicted: e[3], recentlyEvicted: e[4],
+  cached: e[0], cache: e[0], dirty: e[1], writeback: e[2], evicted: e[3], recentlyEvicted: e[4],
 });
 
 /**
@@ -98,7 +104,10 @@ export function pwritev2(fd: number, buffers: Buffers, position: Position = -1, 
   return call('pwritev2', flags, (cb) => binding.pwritev2(fd, buffers, position, flags, cb), bytesOf);
 }
 
-/** Like {@link pwritev2}, and also tells the time spent inside the syscalls. */
+/**
+ * Like {@link pwritev2}, and also tells the nanoseconds spent inside the syscalls (the
+ * writer-side latency, measured on the worker thread) and how many syscalls it took.
+ */
 export function pwritev2Timed(fd: number, buffers: Buffers, position: Position = -1, flags = 0): Promise<IoTiming> {
   return call('pwritev2', flags, (cb) => binding.pwritev2(fd, buffers, position, flags, cb), timingOf);
 }
@@ -117,7 +126,7 @@ export function preadv2(fd: number, buffers: Buffers, position: Position = -1, f
   return call('preadv2', flags, (cb) => binding.preadv2(fd, buffers, position, flags, cb), bytesOf);
 }
 
-/** Like {@link preadv2}, and also tells the time spent inside the syscall. */
+/** Like {@link preadv2}, and also tells the nanoseconds spent inside the one syscall. */
 export function preadv2Timed(fd: number, buffers: Buffers, position: Position = -1, flags = 0): Promise<IoTiming> {
   return call('preadv2', flags, (cb) => binding.preadv2(fd, buffers, position, flags, cb), timingOf);
 }
@@ -205,18 +214,25 @@ export function alignmentOffset(view: NodeJS.ArrayBufferView, alignment: number)
   return binding.alignmentOffset(view, alignment);
 }
 
-/** Low-level callback form used by the streams: no promise per write. */
-export type WriteCallback = (error: SystemError | null, bytes: number, syscallNs: number, syscalls: number) => void;
+/**
+ * The callback of {@link pwritev2Callback} and {@link preadv2Callback}: the error (with
+ * `bytesWritten` for writes), the bytes moved, the nanoseconds inside the syscalls and
+ * how many syscalls it took. No promise per call.
+ */
+export type IoCallback = (error: SystemError | null, bytes: number, syscallNs: number, syscalls: number) => void;
+
+/** @deprecated The name of {@link IoCallback} before 0.2 (it serves reads too). */
+export type WriteCallback = IoCallback;
 
 // The addon checks `cb` with the other arguments, in Node's order, and then calls the
 // translating function after it instead (see native/binding.cc).
-export function pwritev2Callback(fd: number, buffers: Buffers, position: Position, flags: number, cb: WriteCallback): void {
+export function pwritev2Callback(fd: number, buffers: Buffers, position: Position, flags: number, cb: IoCallback): void {
   binding.pwritev2(fd, buffers, position, flags, cb, (errno, bytes, ns, calls) => {
     cb(errno === 0 ? null : failure(errno, 'pwritev2', bytes, flags), bytes, ns, calls);
   });
 }
 
-export function preadv2Callback(fd: number, buffers: Buffers, position: Position, flags: number, cb: WriteCallback): void {
+export function preadv2Callback(fd: number, buffers: Buffers, position: Position, flags: number, cb: IoCallback): void {
   binding.preadv2(fd, buffers, position, flags, cb, (errno, bytes, ns, calls) => {
     cb(errno === 0 ? null : failure(errno, 'preadv2', bytes, flags), bytes, ns, calls);
   });

@@ -4,22 +4,22 @@
  * Where the flag is refused it reads plainly and drops what its reads brought in
  * (POSIX_FADV_DONTNEED behind the reader).
  */
-import fs from 'node:fs';
+import type { Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { Readable, finished } from 'node:stream';
-import { cachestatSync, preadv2Callback } from './io';
-import { systemError } from './errors';
+import { preadv2Callback, type CacheStat, type IoCallback } from './io';
+import { constants } from './constants';
 import { descriptorState } from './fd-position';
-import { FOLIO_MAX, PriorResidency, alignDown, dropPages } from './page-cache';
+import { FOLIO_MAX, alignDown, dropPages } from './page-ranges';
+import { PriorResidency } from './prior-residency';
+import { copyOptions, type CacheOption, type CacheStrategy, type FallbackEvent, type FallbackOption } from './stream-options';
+import { fallbackStrategy, ioFlags, mayRetryWithoutDontcache } from './cache-policy';
+import { readThrough, type HandleLease, type ReadStreamFsImplementation, type StreamFile } from './stream-file';
 import {
-  CACHE_OPTIONS, FALLBACK_OPTIONS, RWF_DONTCACHE, autoStrategy, choiceOption, copyOptions,
-  fallbackStrategy, lookUpFileSystemHint, mayRetryWithoutDontcache,
-  outOfRange, validateInteger, type CacheOption, type CacheStrategy, type FallbackEvent, type FallbackOption,
-} from './stream-options';
-import {
-  HandleLease, addLegacyOpen, checkThis, closeFile, nodeStyleConstructor, openFile, readThrough, resolveFile,
-  type ReadStreamFsImplementation, type StreamFile,
-} from './stream-file';
+  closeDescriptor, constructFileStream, destroyAfterIo, fileCacheState, fileOptions, fileStreamClass, initStreamFields, kIoDone, leaseHandle,
+  type FileStreamConstructor, type StreamCallback, type StreamPath, type WithTypedEvents,
+} from './stream-lifecycle';
+import { outOfRange, validateInteger } from './validate';
 
 /** Default `highWaterMark` of the read stream: 64 KiB, as fs.ReadStream. */
 export const DEFAULT_READ_HIGH_WATER_MARK = 64 * 1024;
@@ -56,9 +56,9 @@ export interface DontcacheReadStreamOptions {
    */
   fs?: ReadStreamFsImplementation | null;
   /**
-   * 'dontcache' (preadv2 with RWF_DONTCACHE), 'writeback' (the userspace way for
-   * reads: plain reads, then POSIX_FADV_DONTNEED on what they brought in), 'buffered',
-   * or 'auto' (default).
+   * 'dontcache' (preadv2 with RWF_DONTCACHE), 'writeback' (the userspace way: plain
+   * reads, then POSIX_FADV_DONTNEED on what they brought in; see CacheStrategy),
+   * 'buffered', or 'auto' (default).
    */
   cache?: CacheOption | null;
   /** What to do when RWF_DONTCACHE is refused (default 'writeback'). */
@@ -72,16 +72,12 @@ export interface ReadStreamStats {
   fallbacks: number;
 }
 
-const kIoDone = Symbol('kIoDone');
-
 /** The first `bytes` of `buffer` in a buffer of their own (not a pool slice). */
 function copyOf(buffer: Buffer, bytes: number): Buffer {
   const copy = Buffer.allocUnsafeSlow(bytes);
   buffer.copy(copy, 0, 0, bytes);
   return copy;
 }
-
-type PathArgument = string | Buffer | URL | undefined | null;
 
 /**
  * A Readable over a file read with preadv2. Options, events ('open', 'ready', 'close',
@@ -117,64 +113,29 @@ export class DontcacheReadStreamBase extends Readable {
   private dropEnd!: number;
   private dropping!: Promise<void> | null;
 
-  declare readonly _readableState: { autoDestroy: boolean };
-
   private constructor() {
     super();
     throw new TypeError('use DontcacheReadStream() or createDontcacheReadStream()');
   }
 
-  get pending(): boolean {
-    return this.fd === null;
-  }
-
+  /** True until the file is open. */
+  declare readonly pending: boolean;
   /** Whether the stream destroys itself (closing the file) after 'end' or an error. */
-  get autoClose(): boolean {
-    checkThis(this, 'ReadStream');
-    return this._readableState.autoDestroy;
-  }
-
-  set autoClose(value: boolean) {
-    checkThis(this, 'ReadStream');
-    this._readableState.autoDestroy = value;
-  }
+  declare autoClose: boolean;
 
   get stats(): ReadStreamStats {
     return { bytes: this.bytesRead, ...this.counts, strategy: this.strategy };
   }
 
-  override _construct(callback: (error?: Error | null) => void): void {
-    openFile(this, this.file, (fd, given, cb) => this.prepare(fd, given, cb), callback);
+  override _construct(callback: StreamCallback): void {
+    constructFileStream(this, (fd, given, stat) => this.place(fd, given, stat), (strategy) => this.useStrategy(strategy), callback);
   }
 
-  private prepare(fd: number, given: boolean, callback: (error?: Error | null) => void): void {
-    if (this.file.customIo) {
-      // Reads go through options.fs (its descriptor may not be a kernel one).
-      this.pos = this.start ?? -1;
-      this.strategy = 'buffered';
-      callback();
-      return;
-    }
-    fs.fstat(fd, (error, stat) => {
-      if (error) {
-        callback(error);
-        return;
-      }
-      this.pos = this.start ?? (given || !stat.isFile() ? -1 : 0);
-      this.offset = this.pos !== -1 ? this.pos : given ? descriptorState(fd).pos : 0;
-      this.sizeAtOpen = stat.size;
-      if (!stat.isFile()) {
-        this.strategy = 'buffered';
-        callback();
-        return;
-      }
-      const decide = (strategy: CacheStrategy) => {
-        this.useStrategy(strategy);
-        callback();
-      };
-      if (this.cache !== 'auto') decide(this.cache);
-      else lookUpFileSystemHint(fd, (hint) => decide(autoStrategy(hint, this.fallback)));
-    });
+  /** Where reads start: `start`, else the start of a file this stream opened, else the descriptor's position. */
+  private place(fd: number, given: boolean, stat: Stats): void {
+    this.pos = this.start ?? (given || !stat.isFile() ? -1 : 0);
+    this.offset = this.pos !== -1 ? this.pos : given ? descriptorState(fd).pos : 0;
+    this.sizeAtOpen = stat.size;
   }
 
   private useStrategy(strategy: CacheStrategy): void {
@@ -196,7 +157,7 @@ export class DontcacheReadStreamBase extends Readable {
       return;
     }
     this.performingIO = true;
-    this.readInto(Buffer.allocUnsafeSlow(want), this.strategy === 'dontcache' ? RWF_DONTCACHE : 0);
+    this.readInto(Buffer.allocUnsafeSlow(want), ioFlags(this.strategy));
   }
 
   private readInto(buffer: Buffer, flags: number): void {
@@ -210,7 +171,7 @@ export class DontcacheReadStreamBase extends Readable {
       }
       if (error && mayRetryWithoutDontcache(error, flags, this.fallback)) {
         this.switchStrategy(error, offset);
-        this.readInto(buffer, flags & ~RWF_DONTCACHE);
+        this.readInto(buffer, flags & ~constants.RWF_DONTCACHE);
         return;
       }
       this.performingIO = false;
@@ -233,8 +194,8 @@ export class DontcacheReadStreamBase extends Readable {
   }
 
   // preadv2, or options.fs's read (which takes no flags).
-  private reader(fd: number, buffer: Buffer, position: number, flags: number, cb: Parameters<typeof preadv2Callback>[4]): void {
-    if (this.file.customIo) readThrough(this.file, fd, buffer, position, cb as Parameters<typeof readThrough>[4]);
+  private reader(fd: number, buffer: Buffer, position: number, flags: number, cb: IoCallback): void {
+    if (this.file.customIo) readThrough(this.file, fd, buffer, position, cb);
     else preadv2Callback(fd, buffer, position, flags, cb);
   }
 
@@ -297,35 +258,19 @@ export class DontcacheReadStreamBase extends Readable {
     return current;
   }
 
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    const close = () => {
-      this.flushDrops().then(() => this.closeDescriptor(error, callback));
-    };
-    // A read in flight still uses the fd: close only after it completes.
-    if (this.performingIO) this.once(kIoDone, close);
-    else close();
-  }
-
-  // As fs.ReadStream: a destroyed stream closes its file, also with autoClose false.
-  private closeDescriptor(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (this.fd === null) {
-      callback(error);
-      return;
-    }
-    closeFile(this.fd, this.file, this.lease, (closeError) => {
-      this.fd = null;
-      callback(error || closeError);
+  override _destroy(error: Error | null, callback: StreamCallback): void {
+    destroyAfterIo(this, this.performingIO, () => {
+      void this.flushDrops().then(() => closeDescriptor(this, this.file, this.lease, error, callback));
     });
   }
 
-  /** Page-cache state of the whole file (cachestat(2), in pages). */
-  cacheState() {
-    if (this.fd === null) throw systemError(9, 'cachestat', { path: this.path?.toString() });
-    return cachestatSync(this.fd, 0, 0);
+  /** Page-cache state of the whole file (cachestat(2), in pages). Throws EBADF when not open. */
+  cacheState(): CacheStat {
+    return fileCacheState(this);
   }
 
   /** Destroys the stream and calls `cb` on 'close' (fs.ReadStream#close). */
-  close(cb?: (error?: Error | null) => void): void {
+  close(cb?: StreamCallback): void {
     if (typeof cb === 'function') finished(this, cb);
     this.destroy();
   }
@@ -335,102 +280,48 @@ export class DontcacheReadStreamBase extends Readable {
  * Sets up a stream on `self` as fs.ReadStream does: Node's checks and error codes in
  * Node's order, then ours; then Readable with every option as given.
  */
-function initReadStream(self: any, path: PathArgument, options: DontcacheReadStreamOptions | BufferEncoding | null | undefined): void {
+function initReadStream(self: any, path: StreamPath, options: DontcacheReadStreamOptions | BufferEncoding | null | undefined): void {
   const opts = copyOptions<DontcacheReadStreamOptions>(options);
   if (opts.highWaterMark === undefined) opts.highWaterMark = DEFAULT_READ_HIGH_WATER_MARK;
-  const file = resolveFile('read', path, opts);
-  const start = opts.start === undefined ? undefined : validateInteger(opts.start, 'start', 0);
+  const { file, start } = fileOptions('read', path, opts);
   let end = Infinity;
   if (opts.end !== undefined && opts.end !== Infinity) {
     end = validateInteger(opts.end, 'end', 0);
     if (start !== undefined && start > end) throw outOfRange('start', `<= "end" (here: ${end})`, start);
   }
-  self.cache = choiceOption('options.cache', opts.cache, CACHE_OPTIONS, 'auto');
-  self.fallback = choiceOption('options.fallback', opts.fallback, FALLBACK_OPTIONS, 'writeback');
-  self.file = file;
-  self.fd = file.fd;
-  if (file.path !== undefined) {
-    self.path = file.path;
-    self.flags = file.flags;
-    self.mode = file.mode;
-  }
-  self.start = start;
+  initStreamFields(self, file, start, opts);
   self.end = end;
   self.bytesRead = 0;
-  self.strategy = 'pending';
-  self.pos = -1;
-  self.offset = 0;
-  self.performingIO = false;
   self.counts = { syscalls: 0, fallbacks: 0 };
   self.prior = null;
-  self.sizeAtOpen = 0;
   self.dropStart = -1;
   self.dropEnd = -1;
   self.dropping = null;
   opts.autoDestroy = file.autoDestroy;
   Reflect.apply(Readable, self, [opts]);
-  if (file.handle) self.lease = new HandleLease(file.handle, () => self.close());
+  leaseHandle(self);
 }
 
-type Listener<A extends unknown[]> = (...args: A) => void;
-
-/**
- * A read stream (see {@link DontcacheReadStreamBase}), with typed events as @types/node
- * types fs.ReadStream's, plus 'fallback'.
- */
-export interface DontcacheReadStream extends DontcacheReadStreamBase {
-  addListener(event: 'close' | 'end' | 'pause' | 'readable' | 'ready' | 'resume', listener: Listener<[]>): this;
-  addListener(event: 'data', listener: Listener<[chunk: Buffer | string]>): this;
-  addListener(event: 'error', listener: Listener<[error: Error]>): this;
-  addListener(event: 'open', listener: Listener<[fd: number]>): this;
-  addListener(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
-  addListener(event: string | symbol, listener: (...args: any[]) => void): this;
-  on(event: 'close' | 'end' | 'pause' | 'readable' | 'ready' | 'resume', listener: Listener<[]>): this;
-  on(event: 'data', listener: Listener<[chunk: Buffer | string]>): this;
-  on(event: 'error', listener: Listener<[error: Error]>): this;
-  on(event: 'open', listener: Listener<[fd: number]>): this;
-  on(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
-  on(event: string | symbol, listener: (...args: any[]) => void): this;
-  once(event: 'close' | 'end' | 'pause' | 'readable' | 'ready' | 'resume', listener: Listener<[]>): this;
-  once(event: 'data', listener: Listener<[chunk: Buffer | string]>): this;
-  once(event: 'error', listener: Listener<[error: Error]>): this;
-  once(event: 'open', listener: Listener<[fd: number]>): this;
-  once(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
-  once(event: string | symbol, listener: (...args: any[]) => void): this;
-  prependListener(event: 'close' | 'end' | 'pause' | 'readable' | 'ready' | 'resume', listener: Listener<[]>): this;
-  prependListener(event: 'data', listener: Listener<[chunk: Buffer | string]>): this;
-  prependListener(event: 'error', listener: Listener<[error: Error]>): this;
-  prependListener(event: 'open', listener: Listener<[fd: number]>): this;
-  prependListener(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
-  prependListener(event: string | symbol, listener: (...args: any[]) => void): this;
-  prependOnceListener(event: 'close' | 'end' | 'pause' | 'readable' | 'ready' | 'resume', listener: Listener<[]>): this;
-  prependOnceListener(event: 'data', listener: Listener<[chunk: Buffer | string]>): this;
-  prependOnceListener(event: 'error', listener: Listener<[error: Error]>): this;
-  prependOnceListener(event: 'open', listener: Listener<[fd: number]>): this;
-  prependOnceListener(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
-  prependOnceListener(event: string | symbol, listener: (...args: any[]) => void): this;
+/** The events of a read stream and their listeners' arguments: fs.ReadStream's, plus 'fallback'. */
+export interface ReadStreamEvents {
+  close: []; end: []; pause: []; readable: []; ready: []; resume: [];
+  data: [chunk: Buffer | string]; error: [error: Error]; open: [fd: number]; fallback: [event: FallbackEvent];
 }
 
-export interface DontcacheReadStreamConstructor {
-  new (path: PathArgument, options?: DontcacheReadStreamOptions | BufferEncoding | null): DontcacheReadStream;
-  (path: PathArgument, options?: DontcacheReadStreamOptions | BufferEncoding | null): DontcacheReadStream;
-  readonly prototype: DontcacheReadStream;
-}
+/** A read stream (see {@link DontcacheReadStreamBase}), with its events typed ({@link ReadStreamEvents}). */
+export interface DontcacheReadStream extends WithTypedEvents<DontcacheReadStreamBase, ReadStreamEvents, DontcacheReadStream> {}
+
+export type DontcacheReadStreamConstructor = FileStreamConstructor<DontcacheReadStream, DontcacheReadStreamOptions>;
 
 /**
  * The read stream class: `new DontcacheReadStream(path, options)`, also callable
  * without `new` and subclassable old-style, as fs.ReadStream.
  */
-addLegacyOpen(DontcacheReadStreamBase.prototype, 'ReadStream');
-
-export const DontcacheReadStream = nodeStyleConstructor(
-  'DontcacheReadStream', Readable, DontcacheReadStreamBase, initReadStream,
+export const DontcacheReadStream = fileStreamClass(
+  'DontcacheReadStream', 'ReadStream', Readable, DontcacheReadStreamBase, initReadStream,
 ) as DontcacheReadStreamConstructor;
 
 /** Like `fs.createReadStream(path, options)`, reading with preadv2(RWF_DONTCACHE). */
-export function createDontcacheReadStream(
-  path: PathArgument,
-  options?: DontcacheReadStreamOptions | BufferEncoding | null,
-): DontcacheReadStream {
+export function createDontcacheReadStream(path: StreamPath, options?: DontcacheReadStreamOptions | BufferEncoding | null): DontcacheReadStream {
   return new DontcacheReadStream(path, options);
 }

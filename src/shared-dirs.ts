@@ -141,16 +141,6 @@ export function removeOwnAt(dir: OpenDir, name: string, shown = path.join(dir.pa
   if (left.length > 0) throw new LeftBehindError(left);
 }
 
-/** {@link removeOwnAt} on a path: its directory is opened once, everything below is pinned. */
-export function removeOwn(target: string): void {
-  const dir = openDir(path.dirname(target));
-  try {
-    removeOwnAt(dir, path.basename(target));
-  } finally {
-    fs.closeSync(dir.fd);
-  }
-}
-
 let moves = 0;
 
 /**

@@ -7,7 +7,9 @@
 import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { deprecate } from 'node:util';
-import { invalidArgType, streamPath, validateBoolean, validateFunction, validateInteger } from './stream-options';
+import type { SystemError } from './errors';
+import type { IoCallback } from './io';
+import { invalidArgType, validateBoolean, validateFunction, validateInteger, validatePath } from './validate';
 
 /** The `fs` option: functions with the signatures of `node:fs`'s (as @types/node types it). */
 export interface StreamFsImplementation {
@@ -94,7 +96,7 @@ export function resolveFile(kind: 'read' | 'write', path: unknown, opts: FileOpt
   const file: Partial<StreamFile> = { fd: null };
   if (opts.fd == null) {
     validateFunction(fsx.open, 'options.fs.open');
-    file.path = streamPath(path);
+    file.path = validatePath(path);
     file.flags = opts.flags === undefined ? (kind === 'write' ? 'w' : 'r') : opts.flags;
     file.mode = opts.mode === undefined ? 0o666 : opts.mode;
   } else if (typeof opts.fd === 'number') {
@@ -271,8 +273,6 @@ export function skipBytes(buffers: readonly Buffer[], n: number): Buffer[] {
   return rest;
 }
 
-type IoCallback = (error: (Error & { bytesWritten?: number }) | null, bytes: number, syscallNs: number, calls: number) => void;
-
 /**
  * Writes every byte of `buffers` with `options.fs.writev` (or `write`, chunk by chunk)
  * as Node's fs.WriteStream does: short writes continue, EAGAIN counts as 0 bytes, six
@@ -295,13 +295,13 @@ export function writeThrough(file: StreamFile, fd: number, buffers: Buffer[], po
       }
       if (error) {
         if (typeof error === 'object' && error.bytesWritten === undefined) error.bytesWritten = written;
-        cb(error, written, 0, calls);
+        cb(error as SystemError, written, 0, calls);
         return;
       }
       written += bytes;
       retries = bytes ? 0 : retries + 1;
       rest = skipBytes(rest, bytes);
-      if (retries > 5) cb(Object.assign(new Error('A system error occurred: write failed'), { code: 'ERR_SYSTEM_ERROR', bytesWritten: written }), written, 0, calls);
+      if (retries > 5) cb(Object.assign(new Error('A system error occurred: write failed'), { code: 'ERR_SYSTEM_ERROR', bytesWritten: written }) as SystemError, written, 0, calls);
       else if (rest.length > 0) step();
       else cb(null, written, 0, calls);
     };
@@ -314,31 +314,5 @@ export function writeThrough(file: StreamFile, fd: number, buffers: Buffer[], po
 
 /** One read with `options.fs.read`, calling back like preadv2Callback. */
 export function readThrough(file: StreamFile, fd: number, buffer: Buffer, position: number, cb: IoCallback): void {
-  (file.fs.read as typeof fs.read)(fd, buffer, 0, buffer.length, position === -1 ? null : position, (error, bytes) => cb(error, bytes, 0, 1));
-}
-
-/**
- * A constructor that works with and without `new` and for old-style subclasses
- * (`Base.call(this, ...)` after util.inherits), as Node's fs stream classes do: the
- * instance is set up by `init` on whatever `this` is, and `base` (Writable or Readable)
- * is called as a function on it.
- */
-export function nodeStyleConstructor<A extends unknown[]>(
-  name: string,
-  base: object,
-  methods: { prototype: object },
-  init: (self: any, ...args: A) => void,
-): unknown {
-  const holder = {
-    [name]: function (this: unknown, ...args: A): unknown {
-      if (!(this instanceof (constructor as any))) return new (constructor as any)(...args);
-      init(this, ...args);
-      return undefined;
-    },
-  };
-  const constructor = holder[name];
-  constructor.prototype = methods.prototype;
-  Object.defineProperty(methods.prototype, 'constructor', { value: constructor, writable: true, configurable: true });
-  Object.setPrototypeOf(constructor, base);
-  return constructor;
+  (file.fs.read as typeof fs.read)(fd, buffer, 0, buffer.length, position === -1 ? null : position, (error, bytes) => cb(error as SystemError | null, bytes, 0, 1));
 }

@@ -7,24 +7,23 @@
 import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { Writable, type Readable } from 'node:stream';
-import { cachestatSync, fdatasync, pwritev2Callback, type CacheStat } from './io';
+import { fdatasync, pwritev2Callback, type CacheStat, type IoCallback } from './io';
 import { LatencyHistogram, type LatencySummary } from './latency';
+import { copyOptions, type CacheOption, type CacheStrategy, type FallbackEvent, type FallbackOption } from './stream-options';
+import { fallbackStrategy, ioFlags, mayRetryWithoutDontcache } from './cache-policy';
+import { skipBytes, writeThrough, type HandleLease, type StreamFile, type WriteStreamFsImplementation } from './stream-file';
 import { ChunkClock } from './chunk-clock';
 import {
-  CACHE_OPTIONS, FALLBACK_OPTIONS, RWF_DONTCACHE, autoStrategy, choiceOption, copyOptions, fallbackStrategy,
-  integerOption, invalidArgValue, lookUpFileSystemHint, validateInteger, mayRetryWithoutDontcache,
-  type CacheOption,
-  type CacheStrategy, type FallbackEvent, type FallbackOption,
-} from './stream-options';
-import {
-  HandleLease, addLegacyOpen, checkThis, closeFile, nodeStyleConstructor, openFile, resolveFile, skipBytes, writeThrough,
-  type StreamFile, type WriteStreamFsImplementation,
-} from './stream-file';
+  closeDescriptor, constructFileStream, destroyAfterIo, fileCacheState, fileOptions, fileStreamClass, initStreamFields, kIoDone, leaseHandle,
+  type FileStreamConstructor, type StreamCallback, type StreamPath, type WithTypedEvents,
+} from './stream-lifecycle';
 import { DEFAULT_WINDOW_SIZE, WritebackWindow } from './writeback-window';
-import { FOLIO_MAX, PAGE_SIZE, PriorResidency } from './page-cache';
+import { FOLIO_MAX, PAGE_SIZE } from './page-ranges';
+import { PriorResidency } from './prior-residency';
 import { PositionReader, descriptorState } from './fd-position';
 import { constants } from './constants';
-import { systemError, type SystemError } from './errors';
+import type { SystemError } from './errors';
+import { integerOption, invalidArgValue } from './validate';
 
 /**
  * Default `highWaterMark`: 1 MiB (Node's fs.WriteStream uses 16 KiB). Chunks written
@@ -106,11 +105,7 @@ export interface WriteStreamStats {
   writeLatency: LatencySummary;
 }
 
-type WriteCallback = (error?: Error | null) => void;
-type PathArgument = string | Buffer | URL | undefined | null;
-
 const O_APPEND = fs.constants.O_APPEND;
-const kIoDone = Symbol('kIoDone');
 
 /** Whether open(2) flags given as in fs.open write at the end of the file. */
 function isAppend(flags: unknown): boolean {
@@ -168,12 +163,10 @@ export class DontcacheWriteStreamBase extends Writable {
   private file!: StreamFile;
   private lease: HandleLease | undefined;
   private strategy!: CacheStrategy | 'pending';
-  // pwritev2 position: the stream's own offset, or -1 to write at the file position
-  // (append mode, and a given fd without `start`, as fs.WriteStream does).
+  // -1 (write at the file position) in append mode, and for a given fd without `start`,
+  // as fs.WriteStream does. See initStreamFields for the fields both streams have.
   private pos!: number;
-  // Absolute offset of the next byte (known or, at -1, inferred), for the cache work.
   private offset!: number;
-  // File size at open: only pages below it can hold someone else's cached data.
   private sizeAtOpen!: number;
   private window!: WritebackWindow | null;
   // With O_APPEND: where each write's bytes landed (other processes may append too).
@@ -188,7 +181,7 @@ export class DontcacheWriteStreamBase extends Writable {
   private writeLatency!: LatencyHistogram;
   private chunkClock!: ChunkClock;
 
-  declare readonly _writableState: { autoDestroy: boolean; length: number; bufferedRequestCount: number };
+  declare readonly _writableState: { length: number; bufferedRequestCount: number };
 
   private constructor() {
     super();
@@ -196,20 +189,9 @@ export class DontcacheWriteStreamBase extends Writable {
   }
 
   /** True until the file is open. */
-  get pending(): boolean {
-    return this.fd === null;
-  }
-
+  declare readonly pending: boolean;
   /** Whether the stream destroys itself (closing the file) after 'finish' or an error. */
-  get autoClose(): boolean {
-    checkThis(this, 'WriteStream');
-    return this._writableState.autoDestroy;
-  }
-
-  set autoClose(value: boolean) {
-    checkThis(this, 'WriteStream');
-    this._writableState.autoDestroy = value;
-  }
+  declare autoClose: boolean;
 
   /** Counters, the strategy in effect and latency summaries (a fresh snapshot). */
   get stats(): WriteStreamStats {
@@ -224,53 +206,25 @@ export class DontcacheWriteStreamBase extends Writable {
 
   /** Page-cache state of the whole file (cachestat(2), in pages). Throws EBADF when not open. */
   cacheState(): CacheStat {
-    if (this.fd === null) throw systemError(9, 'cachestat', { path: this.path?.toString() });
-    return cachestatSync(this.fd, 0, 0);
+    return fileCacheState(this);
   }
 
-  override _construct(callback: (error?: Error | null) => void): void {
-    openFile(this, this.file, (fd, given, cb) => this.prepare(fd, given, cb), callback);
+  override _construct(callback: StreamCallback): void {
+    constructFileStream(this, (fd, given, stat) => this.place(fd, given, stat), (strategy) => this.useStrategy(strategy), callback);
   }
 
-  /** Finds where writes go and which strategy fits this file. */
-  private prepare(fd: number, given: boolean, callback: (error?: Error | null) => void): void {
-    if (this.file.customIo) {
-      // Writes go through options.fs, whose descriptor may not even be a kernel one:
-      // no flags to pass and nothing to look at, as fs.WriteStream.
-      this.pos = this.start ?? -1;
-      this.strategy = 'buffered';
-      callback();
-      return;
-    }
-    fs.fstat(fd, (error, stat) => {
-      if (error) {
-        callback(error);
-        return;
-      }
-      const state = given ? descriptorState(fd) : { pos: 0, append: isAppend(this.flags) };
-      // O_APPEND makes Linux append whatever offset pwritev2 gets, so -1 ("the file
-      // position", which O_APPEND moves to the end) says what really happens.
-      const append = state.append;
-      if (append) this.pos = -1;
-      else if (this.start !== undefined) this.pos = this.start;
-      else this.pos = given || !stat.isFile() ? -1 : 0;
-      this.offset = append ? stat.size : this.pos === -1 ? state.pos : this.pos;
-      this.sizeAtOpen = stat.size;
-      if (append && stat.isFile()) this.landing = new PositionReader(fd);
-      if (!stat.isFile()) {
-        // Pipes, terminals, devices: no page cache of ours to keep clean.
-        this.strategy = 'buffered';
-        callback();
-      } else if (this.cache !== 'auto') {
-        this.useStrategy(this.cache);
-        callback();
-      } else {
-        lookUpFileSystemHint(fd, (hint) => {
-          this.useStrategy(autoStrategy(hint, this.fallback));
-          callback();
-        });
-      }
-    });
+  /** Where writes go: the end for O_APPEND, else `start`, the start of a file this stream opened, or the descriptor's position. */
+  private place(fd: number, given: boolean, stat: fs.Stats): void {
+    const state = given ? descriptorState(fd) : { pos: 0, append: isAppend(this.flags) };
+    // O_APPEND makes Linux append whatever offset pwritev2 gets, so -1 ("the file
+    // position", which O_APPEND moves to the end) says what really happens.
+    const append = state.append;
+    if (append) this.pos = -1;
+    else if (this.start !== undefined) this.pos = this.start;
+    else this.pos = given || !stat.isFile() ? -1 : 0;
+    this.offset = append ? stat.size : this.pos === -1 ? state.pos : this.pos;
+    this.sizeAtOpen = stat.size;
+    if (append && stat.isFile()) this.landing = new PositionReader(fd);
   }
 
   private useStrategy(strategy: CacheStrategy): void {
@@ -289,7 +243,7 @@ export class DontcacheWriteStreamBase extends Writable {
     }
   }
 
-  override write(chunk: unknown, encoding?: BufferEncoding | WriteCallback | null, cb?: WriteCallback): boolean {
+  override write(chunk: unknown, encoding?: BufferEncoding | StreamCallback | null, cb?: StreamCallback): boolean {
     if (typeof encoding === 'function') {
       cb = encoding;
       encoding = undefined;
@@ -300,7 +254,7 @@ export class DontcacheWriteStreamBase extends Writable {
     if (queued) this.chunkClock.queued();
     let accepted: boolean;
     try {
-      accepted = super.write(chunk, encoding as BufferEncoding, cb as WriteCallback);
+      accepted = super.write(chunk, encoding as BufferEncoding, cb as StreamCallback);
     } catch (error) {
       if (queued) this.chunkClock.unqueue();
       throw error;
@@ -334,24 +288,24 @@ export class DontcacheWriteStreamBase extends Writable {
     return super.emit(event, ...args);
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: WriteCallback): void {
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: StreamCallback): void {
     this.writeChunks([chunk], callback);
   }
 
-  override _writev(chunks: Array<{ chunk: Buffer }>, callback: WriteCallback): void {
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: StreamCallback): void {
     this.writeChunks(chunks.map((c) => c.chunk), callback);
   }
 
-  private writeChunks(buffers: Buffer[], batchDone: WriteCallback): void {
+  private writeChunks(buffers: Buffer[], batchDone: StreamCallback): void {
     this.performingIO = true;
-    const callback: WriteCallback = (error) => {
+    const callback: StreamCallback = (error) => {
       this.chunkClock.landed(buffers.length, !error);
       batchDone(error);
     };
     const issue = (error: Error | null) => {
       if (error) this.ioDone(callback, error);
       else if (this.destroyed) this.ioDone(callback, destroyedError());
-      else this.issue(buffers, this.strategy === 'dontcache' ? RWF_DONTCACHE : 0, callback);
+      else this.issue(buffers, ioFlags(this.strategy), callback);
     };
     this.counts.batches++;
     this.counts.chunks += buffers.length;
@@ -368,7 +322,7 @@ export class DontcacheWriteStreamBase extends Writable {
     if (this.queuedLength() < this.writableHighWaterMark && this.queuedChunks() < MAX_QUEUED_CHUNKS) this.emit('drain');
   }
 
-  private issue(buffers: Buffer[], flags: number, callback: WriteCallback): void {
+  private issue(buffers: Buffer[], flags: number, callback: StreamCallback): void {
     const [now, later] = this.landing ? oneSyscall(buffers) : [buffers, []];
     const position = this.pos;
     if (!this.landing) this.window?.beforeWrite(this.offset, byteLength(now));
@@ -378,13 +332,13 @@ export class DontcacheWriteStreamBase extends Writable {
       if (!error) this.writeOn(later, flags, callback);
       // Destroyed meanwhile: the refused bytes are not written again (nor 'fallback').
       else if (!this.destroyed && mayRetryWithoutDontcache(error, flags, this.fallback)) {
-        this.retryWithoutDontcache(skipBytes(now, landed), later, flags & ~RWF_DONTCACHE, error, position, callback);
+        this.retryWithoutDontcache(skipBytes(now, landed), later, flags & ~constants.RWF_DONTCACHE, error, position, callback);
       } else this.ioDone(callback, error);
     });
   }
 
   /** After a successful write: the rest of the batch (not after destroy()), or the batch's callback. */
-  private writeOn(later: Buffer[], flags: number, callback: WriteCallback): void {
+  private writeOn(later: Buffer[], flags: number, callback: StreamCallback): void {
     const windowError = this.window?.error ?? null;
     if (later.length === 0 || windowError) this.ioDone(callback, windowError);
     else if (this.destroyed) this.ioDone(callback, destroyedError());
@@ -393,7 +347,7 @@ export class DontcacheWriteStreamBase extends Writable {
 
   /** Writes the refused bytes again without RWF_DONTCACHE; switches only if that succeeds. */
   private retryWithoutDontcache(
-    rest: Buffer[], later: Buffer[], flags: number, refusal: SystemError, position: number, callback: WriteCallback,
+    rest: Buffer[], later: Buffer[], flags: number, refusal: SystemError, position: number, callback: StreamCallback,
   ): void {
     pwritev2Callback(this.fd as number, rest, this.pos, flags, (error, bytes, ns, calls) => {
       const landed = this.account(error, bytes, ns, calls);
@@ -415,8 +369,8 @@ export class DontcacheWriteStreamBase extends Writable {
 
   /** Counts one native write in the stats; returns the bytes that landed (also on error). */
   // pwritev2, or options.fs's write/writev (which take no flags).
-  private writer(fd: number, buffers: Buffer[], position: number, flags: number, cb: Parameters<typeof pwritev2Callback>[4]): void {
-    if (this.file.customIo) writeThrough(this.file, fd, buffers, position, cb as Parameters<typeof writeThrough>[4]);
+  private writer(fd: number, buffers: Buffer[], position: number, flags: number, cb: IoCallback): void {
+    if (this.file.customIo) writeThrough(this.file, fd, buffers, position, cb);
     else pwritev2Callback(fd, buffers, position, flags, cb);
   }
 
@@ -437,7 +391,7 @@ export class DontcacheWriteStreamBase extends Writable {
     if (this.pos !== -1) this.pos += bytes;
   }
 
-  private ioDone(callback: WriteCallback, error: Error | null): void {
+  private ioDone(callback: StreamCallback, error: Error | null): void {
     this.performingIO = false;
     this.inFlightBytes = 0;
     callback(error);
@@ -445,7 +399,7 @@ export class DontcacheWriteStreamBase extends Writable {
   }
 
   /** Wait for the tail's writeback and drop it (a clean cache at 'finish'), then flush (fdatasync). */
-  override _final(callback: WriteCallback): void {
+  override _final(callback: StreamCallback): void {
     const fd = this.fd as number;
     const steps = async () => {
       const window = this.window;
@@ -469,33 +423,17 @@ export class DontcacheWriteStreamBase extends Writable {
     return new Promise((resolve, reject) => (fsx.fsync as typeof fs.fsync)(fd, (error) => (error ? reject(error) : resolve())));
   }
 
-  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    const close = (ioError?: Error | null) => {
+  override _destroy(error: Error | null, callback: StreamCallback): void {
+    destroyAfterIo(this, this.performingIO, (ioError) => {
       this.landing?.close();
-      const window = this.window;
-      if (window) window.stop(() => this.closeDescriptor(error || ioError || null, callback));
-      else this.closeDescriptor(error || ioError || null, callback);
-    };
-    // A write in flight still uses the fd: close only after it completes (as Node does).
-    if (this.performingIO) this.once(kIoDone, close);
-    else close();
-  }
-
-  // As fs.WriteStream: a destroyed stream closes its file, also with autoClose false
-  // (which only keeps 'finish' and errors from destroying it).
-  private closeDescriptor(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (this.fd === null) {
-      callback(error);
-      return;
-    }
-    closeFile(this.fd, this.file, this.lease, (closeError) => {
-      this.fd = null;
-      callback(error || closeError);
+      const close = () => closeDescriptor(this, this.file, this.lease, error || ioError || null, callback);
+      if (this.window) this.window.stop(close);
+      else close();
     });
   }
 
   /** Ends the stream and calls `cb` on 'close' (fs.WriteStream#close). */
-  close(cb?: (error?: Error | null) => void): void {
+  close(cb?: StreamCallback): void {
     if (cb) {
       if (this.closed) {
         process.nextTick(cb);
@@ -535,33 +473,17 @@ Object.defineProperties(DontcacheWriteStreamBase.prototype, {
  * Sets up a stream on `self` as fs.WriteStream does: Node's checks and error codes in
  * Node's order, then ours; then Writable with every option as given (only bytes).
  */
-function initWriteStream(self: any, path: PathArgument, options: DontcacheWriteStreamOptions | BufferEncoding | null | undefined): void {
+function initWriteStream(self: any, path: StreamPath, options: DontcacheWriteStreamOptions | BufferEncoding | null | undefined): void {
   const opts = copyOptions<DontcacheWriteStreamOptions>(options);
-  const file = resolveFile('write', path, opts);
-  const start = opts.start === undefined ? undefined : validateInteger(opts.start, 'start', 0);
-  const page = constants.PAGE_SIZE;
-  const windowSize = integerOption('options.windowSize', opts.windowSize, page, DEFAULT_WINDOW_SIZE);
-  if (windowSize % page !== 0) throw invalidArgValue('options.windowSize', windowSize, `must be a multiple of the page size (${page})`);
-  self.cache = choiceOption('options.cache', opts.cache, CACHE_OPTIONS, 'auto');
-  self.fallback = choiceOption('options.fallback', opts.fallback, FALLBACK_OPTIONS, 'writeback');
+  const { file, start } = fileOptions('write', path, opts);
+  const windowSize = integerOption('options.windowSize', opts.windowSize, PAGE_SIZE, DEFAULT_WINDOW_SIZE);
+  if (windowSize % PAGE_SIZE !== 0) throw invalidArgValue('options.windowSize', windowSize, `must be a multiple of the page size (${PAGE_SIZE})`);
+  initStreamFields(self, file, start, opts);
   self.windowSize = windowSize;
-  self.file = file;
-  self.fd = file.fd;
-  if (file.path !== undefined) {
-    self.path = file.path;
-    self.flags = file.flags;
-    self.mode = file.mode;
-  }
   self.flush = file.flush;
-  self.start = start;
   self.bytesWritten = 0;
-  self.strategy = 'pending';
-  self.pos = -1;
-  self.offset = 0;
-  self.sizeAtOpen = 0;
   self.window = null;
   self.landing = null;
-  self.performingIO = false;
   self.inFlightBytes = 0;
   self.owesDrain = false;
   self.counts = { syscalls: 0, batches: 0, chunks: 0, fallbacks: 0 };
@@ -573,74 +495,34 @@ function initWriteStream(self: any, path: PathArgument, options: DontcacheWriteS
   if (opts.highWaterMark == null) opts.highWaterMark = DEFAULT_WRITE_HIGH_WATER_MARK;
   Reflect.apply(Writable, self, [opts]);
   if (opts.encoding) self.setDefaultEncoding(opts.encoding);
-  // Last, once nothing can throw: the handle stays referenced until the stream closes.
-  if (file.handle) self.lease = new HandleLease(file.handle, () => self.close());
+  leaseHandle(self);
 }
 
 function destroyedError(): Error {
   return Object.assign(new Error('Cannot call write after a stream was destroyed'), { code: 'ERR_STREAM_DESTROYED' });
 }
 
-type Listener<A extends unknown[]> = (...args: A) => void;
-
-/**
- * A write stream (see {@link DontcacheWriteStreamBase}), with typed events as
- * @types/node types fs.WriteStream's, plus 'fallback'.
- */
-export interface DontcacheWriteStream extends DontcacheWriteStreamBase {
-  addListener(event: 'close' | 'drain' | 'finish' | 'ready', listener: Listener<[]>): this;
-  addListener(event: 'error', listener: Listener<[error: Error]>): this;
-  addListener(event: 'open', listener: Listener<[fd: number]>): this;
-  addListener(event: 'pipe' | 'unpipe', listener: Listener<[source: Readable]>): this;
-  addListener(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
-  addListener(event: string | symbol, listener: (...args: any[]) => void): this;
-  on(event: 'close' | 'drain' | 'finish' | 'ready', listener: Listener<[]>): this;
-  on(event: 'error', listener: Listener<[error: Error]>): this;
-  on(event: 'open', listener: Listener<[fd: number]>): this;
-  on(event: 'pipe' | 'unpipe', listener: Listener<[source: Readable]>): this;
-  on(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
-  on(event: string | symbol, listener: (...args: any[]) => void): this;
-  once(event: 'close' | 'drain' | 'finish' | 'ready', listener: Listener<[]>): this;
-  once(event: 'error', listener: Listener<[error: Error]>): this;
-  once(event: 'open', listener: Listener<[fd: number]>): this;
-  once(event: 'pipe' | 'unpipe', listener: Listener<[source: Readable]>): this;
-  once(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
-  once(event: string | symbol, listener: (...args: any[]) => void): this;
-  prependListener(event: 'close' | 'drain' | 'finish' | 'ready', listener: Listener<[]>): this;
-  prependListener(event: 'error', listener: Listener<[error: Error]>): this;
-  prependListener(event: 'open', listener: Listener<[fd: number]>): this;
-  prependListener(event: 'pipe' | 'unpipe', listener: Listener<[source: Readable]>): this;
-  prependListener(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
-  prependListener(event: string | symbol, listener: (...args: any[]) => void): this;
-  prependOnceListener(event: 'close' | 'drain' | 'finish' | 'ready', listener: Listener<[]>): this;
-  prependOnceListener(event: 'error', listener: Listener<[error: Error]>): this;
-  prependOnceListener(event: 'open', listener: Listener<[fd: number]>): this;
-  prependOnceListener(event: 'pipe' | 'unpipe', listener: Listener<[source: Readable]>): this;
-  prependOnceListener(event: 'fallback', listener: Listener<[event: FallbackEvent]>): this;
-  prependOnceListener(event: string | symbol, listener: (...args: any[]) => void): this;
+/** The events of a write stream and their listeners' arguments: fs.WriteStream's, plus 'fallback'. */
+export interface WriteStreamEvents {
+  close: []; drain: []; finish: []; ready: [];
+  error: [error: Error]; open: [fd: number]; pipe: [source: Readable]; unpipe: [source: Readable]; fallback: [event: FallbackEvent];
 }
 
-export interface DontcacheWriteStreamConstructor {
-  new (path: PathArgument, options?: DontcacheWriteStreamOptions | BufferEncoding | null): DontcacheWriteStream;
-  (path: PathArgument, options?: DontcacheWriteStreamOptions | BufferEncoding | null): DontcacheWriteStream;
-  readonly prototype: DontcacheWriteStream;
-}
+/** A write stream (see {@link DontcacheWriteStreamBase}), with its events typed ({@link WriteStreamEvents}). */
+export interface DontcacheWriteStream extends WithTypedEvents<DontcacheWriteStreamBase, WriteStreamEvents, DontcacheWriteStream> {}
+
+export type DontcacheWriteStreamConstructor = FileStreamConstructor<DontcacheWriteStream, DontcacheWriteStreamOptions>;
 
 /**
  * The write stream class: `new DontcacheWriteStream(path, options)`, also callable
  * without `new` and subclassable old-style (`DontcacheWriteStream.call(this, ...)`), as
  * fs.WriteStream.
  */
-addLegacyOpen(DontcacheWriteStreamBase.prototype, 'WriteStream');
-
-export const DontcacheWriteStream = nodeStyleConstructor(
-  'DontcacheWriteStream', Writable, DontcacheWriteStreamBase, initWriteStream,
+export const DontcacheWriteStream = fileStreamClass(
+  'DontcacheWriteStream', 'WriteStream', Writable, DontcacheWriteStreamBase, initWriteStream,
 ) as DontcacheWriteStreamConstructor;
 
 /** Like `fs.createWriteStream(path, options)`, writing with pwritev2 and keeping the cache clean. */
-export function createDontcacheWriteStream(
-  path: PathArgument,
-  options?: DontcacheWriteStreamOptions | BufferEncoding | null,
-): DontcacheWriteStream {
+export function createDontcacheWriteStream(path: StreamPath, options?: DontcacheWriteStreamOptions | BufferEncoding | null): DontcacheWriteStream {
   return new DontcacheWriteStream(path, options);
 }

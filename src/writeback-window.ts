@@ -17,31 +17,15 @@
  */
 import { constants } from './constants';
 import { cachestat, syncFileRange } from './io';
-import { PAGE_SIZE, dropPages, pageCeil, pageFloor, pagesIn, type ByteRange, type PriorResidency } from './page-cache';
+import { PAGE_SIZE, WAIT_AND_WRITE, dropPages, isAdvisoryOnly, pageCeil, pageFloor, pagesIn, type ByteRange } from './page-ranges';
+import type { PriorResidency } from './prior-residency';
 
 /** Default window: 8 MiB, the size the classic recipe uses. */
 export const DEFAULT_WINDOW_SIZE = 8 * 1024 * 1024;
 
-const { SYNC_FILE_RANGE_WAIT_BEFORE, SYNC_FILE_RANGE_WRITE, SYNC_FILE_RANGE_WAIT_AFTER } = constants;
-const WAIT_AND_WRITE = SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
-
-// Errors that only say "this file cannot do sync_file_range/fadvise" (a pipe, an odd
-// file system): the window is advice, so it just stops. Anything else (EIO, ENOSPC)
-// is a real writeback failure and is reported to the writer.
-const ADVISORY_ONLY = new Set(['ESPIPE', 'EINVAL', 'ENOSYS', 'ENOTSUP']);
-
-/**
- * Waits until `[start, end)` is written back, then drops its whole pages from the page
- * cache (widened to `align`), except `keep`. A shared edge page may be dropped too, which
- * only costs a later read.
- */
-export async function settleRange(
-  fd: number, start: number, end: number, keep: readonly ByteRange[] = [], align = PAGE_SIZE,
-): Promise<void> {
-  if (end <= start) return;
-  await syncFileRange(fd, start, end - start, WAIT_AND_WRITE);
-  await dropPages(fd, start, end, keep, align);
-}
+// A failed step that only says "this file takes no such advice" (see isAdvisoryOnly)
+// stops the window: it is advice. Anything else (EIO, ENOSPC) is a real writeback
+// failure and is reported to the writer.
 
 /** How a window treats finished ranges. */
 export interface WindowMode {
@@ -201,12 +185,12 @@ export class WritebackWindow {
     this.running = true;
     step().then(
       () => this.afterStep(null),
-      (error: Error & { code?: string }) => this.afterStep(ADVISORY_ONLY.has(error.code ?? '') ? 'advisory' : error),
+      (error: Error) => this.afterStep(isAdvisoryOnly(error) ? 'advisory' : error),
     );
   }
 
   private async process([start, end]: [number, number]): Promise<void> {
-    if (this.mode.drop) await syncFileRange(this.fd, start, end - start, SYNC_FILE_RANGE_WRITE);
+    if (this.mode.drop) await syncFileRange(this.fd, start, end - start, constants.SYNC_FILE_RANGE_WRITE);
     const previous = this.previous;
     this.previous = [start, end];
     if (previous) await this.settle(previous);
@@ -225,7 +209,7 @@ export class WritebackWindow {
   private async leftCached(start: number, end: number): Promise<boolean> {
     const from = pageFloor(start);
     try {
-      return (await cachestat(this.fd, from, pageCeil(end) - from)).cache > pagesIn(this.kept(start, end, PAGE_SIZE));
+      return (await cachestat(this.fd, from, pageCeil(end) - from)).cached > pagesIn(this.kept(start, end, PAGE_SIZE));
     } catch {
       return true;
     }

@@ -132,6 +132,21 @@ describe('round trips', () => {
       fs.closeSync(fd);
     }
   });
+
+  it('preadv2Timed reads like preadv2 and tells the one syscall and its time', async () => {
+    const { fd } = openNew();
+    try {
+      dc.pwritev2Sync(fd, Buffer.from('0123456789'), 0);
+      const [a, b] = [Buffer.alloc(3), Buffer.alloc(8)];
+      const timing = await dc.preadv2Timed(fd, [a, b], 1);
+      expect(timing).toEqual({ bytes: 9, syscalls: 1, syscallNs: expect.any(Number) });
+      expect(timing.syscallNs).toBeGreaterThan(0);
+      expect(Buffer.concat([a, b]).subarray(0, 9).toString()).toBe('123456789');
+      expect(await dc.preadv2Timed(fd, a, 10)).toMatchObject({ bytes: 0, syscalls: 1 });
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
 });
 
 describe.skipIf(!ext4.dir)(`more than 2 GiB in one call (ext4) ${ext4.skip ?? ''}`, () => {
@@ -267,6 +282,7 @@ describe('system errors', () => {
     const calls: [string, () => unknown][] = [
       ['pwritev2', () => dc.pwritev2(fd, Buffer.from('x'), 0)],
       ['preadv2', () => dc.preadv2(fd, Buffer.alloc(1), 0)],
+      ['preadv2', () => dc.preadv2Timed(fd, Buffer.alloc(1), 0)],
       ['fdatasync', () => dc.fdatasync(fd)],
       ['fsync', () => dc.fsync(fd)],
       ['sync_file_range', () => dc.syncFileRange(fd, 0, 0, dc.constants.SYNC_FILE_RANGE_WRITE)],
@@ -344,7 +360,7 @@ describe('bad arguments throw before any syscall', () => {
           expect(thrown).toBeInstanceOf(type === 'TypeError' ? TypeError : RangeError);
           expect(thrown).toMatchObject({ code });
         }
-        for (const fn of [dc.pwritev2, dc.preadv2, dc.pwritev2Timed] as ((...a: unknown[]) => Promise<unknown>)[]) {
+        for (const fn of [dc.pwritev2, dc.preadv2, dc.pwritev2Timed, dc.preadv2Timed] as ((...a: unknown[]) => Promise<unknown>)[]) {
           const error = await fn(...real).catch((e) => e);
           expect(error).toBeInstanceOf(type === 'TypeError' ? TypeError : RangeError);
           expect(error).toMatchObject({ code });

@@ -2,9 +2,9 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  FOLIO_MAX, PAGE_SIZE, PriorResidency, cachedRangesSync, dropCache, pageCacheState, pagesOutside,
-} from '../src/page-cache';
+import { dropCache, pageCacheState } from '../src/page-cache';
+import { FOLIO_MAX, PAGE_SIZE, pagesOutside } from '../src/page-ranges';
+import { PriorResidency, cachedRangesSync } from '../src/prior-residency';
 import { PositionReader } from '../src/fd-position';
 import { fadviseSync, fdatasyncSync, pwritev2Sync } from '../src/io';
 import { constants as C } from '../src/constants';

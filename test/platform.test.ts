@@ -8,7 +8,6 @@ const prebuildDir = `prebuilds/${process.platform}-${process.arch}/`;
 describe('the native addon', () => {
   it('is loaded on Linux, from a prebuild or a local compile', () => {
     expect(dc.platformSupported).toBe(true);
-    expect(dc.supported).toBe(true);
     expect(dc.addonPath).toMatch(new RegExp(`(build/Release/dontcache\\.node|${prebuildDir}dontcache\\.glibc\\.node)$`));
     console.log(`addon: ${dc.addonPath}`);
     // CI runs the suite once on a fresh compile and once on the committed prebuild alone.

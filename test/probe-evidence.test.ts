@@ -60,7 +60,7 @@ const KALLSYMS_72_HELPER = `0000000000000000 T filemap_flush_range
 
 const PAGES = 256; // 1 MiB of 4 KiB pages
 const reading = (cache: number, dirty: number, writeback: number): CachestatReading => ({
-  pages: PAGES, stat: { cache, dirty, writeback, evicted: 0, recentlyEvicted: 0 },
+  pages: PAGES, stat: { cached: cache, cache, dirty, writeback, evicted: 0, recentlyEvicted: 0 },
 });
 
 describe('parseRelease', () => {

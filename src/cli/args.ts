@@ -26,11 +26,19 @@ export interface ParsedArgs {
   positionals: string[];
 }
 
-/** A subcommand: `dontcache <name> ...`. Add new ones to the registry in src/cli.ts. */
-export interface Command {
+/**
+ * A subcommand as the dispatcher lists it (src/cli.ts): its module is loaded only when
+ * it runs, so that `dontcache --version` or `dontcache stat` loads nothing of the others.
+ */
+export interface CommandEntry {
   name: string;
   /** One line for `dontcache --help`. */
   summary: string;
+  load(): Command;
+}
+
+/** What a subcommand's module (src/cli/<name>.ts) exports: its usage and its work. */
+export interface Command {
   /** Positional arguments in the usage line, e.g. '[dir]' or '<file...>'. */
   operands: string;
   /** Bounds on the number of positionals. */
@@ -87,16 +95,28 @@ export function choice<T extends string>(args: ParsedArgs, name: string, choices
   return value as T;
 }
 
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/**
+ * A size on the command line in bytes: "256M", "1G", "512MiB", "64k", "1048576" (binary
+ * units). Throws UsageError naming the option `--<name>`. Also used by bench/*.js.
+ */
+export function parseSize(text: string, name: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(String(text).trim());
+  if (!match) throw new UsageError(`--${name} must be a size like 256M or 1G; got '${text}'`);
+  return Math.floor(Number(match[1]) * SIZE_UNITS[match[2].toLowerCase()]);
+}
+
 /** The text `dontcache <command> --help` prints. */
-export function commandHelp(command: Command): string {
+export function commandHelp({ name, summary }: CommandEntry, command: Command): string {
   const rows = Object.entries(allOptions(command)).map(([name, o]) => {
     const flag = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ` <${o.value ?? 'value'}>` : ''}`;
     return `  ${flag.padEnd(28)} ${o.description}`;
   });
   return [
-    `Usage: dontcache ${command.name} [options] ${command.operands}`.trimEnd(),
+    `Usage: dontcache ${name} [options] ${command.operands}`.trimEnd(),
     '',
-    command.summary,
+    summary,
     '',
     command.description,
     '',

@@ -6,17 +6,13 @@ import {
   type LabProgress, type ModeName, type ScenarioName,
 } from '../lab';
 import { formatUs } from '../lab/table';
-import { EXIT, UsageError, type Command, type ParsedArgs } from './args';
+import { EXIT, UsageError, parseSize, type Command, type ParsedArgs } from './args';
 import type { Output } from './output';
 import { signalExitCode, watchSignals } from './interrupt';
 
-const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
-
-/** "256M", "1G", "512MiB", "1048576" -> bytes. */
-export function parseSize(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(text.trim());
-  if (!match) throw new UsageError(`--size must be a size like 256M or 1G; got '${text}'`);
-  const bytes = Math.floor(Number(match[1]) * UNITS[match[2].toLowerCase()]);
+/** --size: at least 1 MiB. */
+function sizeOf(text: string): number {
+  const bytes = parseSize(text, 'size');
   if (bytes < 1024 * 1024) throw new UsageError(`--size must be at least 1M; got '${text}'`);
   return bytes;
 }
@@ -68,8 +64,6 @@ function progressPrinter(quiet: boolean): { onProgress: (e: LabProgress) => void
 }
 
 export const benchCommand: Command = {
-  name: 'bench',
-  summary: 'Latency lab: what dontcache writes cost the writer here, against buffered, window writeback and O_DIRECT',
   operands: '[dir]',
   minOperands: 0,
   maxOperands: 1,
@@ -99,7 +93,7 @@ export const benchCommand: Command = {
   },
   async run(args, out: Output) {
     const dir = path.resolve(args.positionals[0] ?? '.');
-    const sizeBytes = typeof args.values.size === 'string' ? parseSize(args.values.size) : undefined;
+    const sizeBytes = typeof args.values.size === 'string' ? sizeOf(args.values.size) : undefined;
     const options = {
       dir,
       sizeBytes,
@@ -134,10 +128,3 @@ export const benchCommand: Command = {
     }
   },
 };
-
-/** `dontcache bench` on `argv` alone (for scripts): resolves with the exit code. */
-export async function runBenchCommand(argv: string[]): Promise<number> {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { main } = require('../cli') as { main(argv: string[]): Promise<number> };
-  return main(['bench', ...argv]);
-}

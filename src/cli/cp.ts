@@ -63,8 +63,6 @@ async function prepareCopy(src: string, dest: string, settings: TransferSettings
 }
 
 export const cpCommand: Command = {
-  name: 'cp',
-  summary: 'Copy files without leaving the source or the copy in the page cache.',
   operands: '<src> <dest> | <src...> <dir>',
   minOperands: 2,
   maxOperands: Infinity,

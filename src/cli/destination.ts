@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { settleRange } from '../writeback-window';
+import { settleRange } from '../page-ranges';
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_APPEND } = fs.constants;
 const open = promisify(fs.open);

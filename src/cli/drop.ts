@@ -1,7 +1,7 @@
 import { dropCache, pageCacheState, type PageCacheState } from '../page-cache';
 import { EXIT, type Command } from './args';
 import { errorLine, errorRecord, table } from './output';
-import { residencyCells, unknownNotes } from './stat';
+import { residencyCells, unknownNotes } from './residency';
 
 export interface DropRecord {
   path: string;
@@ -10,8 +10,6 @@ export interface DropRecord {
 }
 
 export const dropCommand: Command = {
-  name: 'drop',
-  summary: "Push files' pages out of the page cache (write back dirty pages, then drop).",
   operands: '<file...>',
   minOperands: 1,
   maxOperands: Infinity,

@@ -51,8 +51,6 @@ export function printProbe(out: Output, dir: string, result: ProbeResult): void 
 }
 
 export const probeCommand: Command = {
-  name: 'probe',
-  summary: 'Does RWF_DONTCACHE work in a directory, and how does this kernel write it back?',
   operands: '[dir]',
   minOperands: 0,
   maxOperands: 1,

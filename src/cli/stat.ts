@@ -1,6 +1,7 @@
 import { byteCount, pageCacheState, type ByteCount, type PageCacheState } from '../page-cache';
 import { choice, EXIT, type Command } from './args';
-import { errorLine, errorRecord, formatBytes, formatPercent, table, type Output } from './output';
+import { errorLine, errorRecord, formatBytes, table, type Output } from './output';
+import { residencyCells, unknownNotes } from './residency';
 
 const METHODS = ['auto', 'cachestat', 'mincore'] as const;
 const FIELDS = ['total', 'cached', 'dirty', 'writeback', 'evicted', 'recentlyEvicted'] as const;
@@ -28,18 +29,6 @@ export function totals(files: FileState[]) {
   return { files: files.length, size, pages, bytes, residentFraction: fraction };
 }
 
-/** The cached bytes and resident fraction of a state as table cells; 'unknown' when the kernel would not tell. */
-export function residencyCells(state: { bytes: { cached: ByteCount | null }; residentFraction: number | null }): [string, string] {
-  if (state.residentFraction === null || state.bytes.cached === null) return ['unknown', '-'];
-  return [formatBytes(state.bytes.cached), formatPercent(state.residentFraction)];
-}
-
-/** One line per distinct reason why a state is unknown (none when all are known). */
-export function unknownNotes(states: PageCacheState[]): string[] {
-  const reasons = new Set(states.flatMap((s) => (s.status === 'unknown' ? [s.reason] : [])));
-  return [...reasons].map((reason) => `unknown: ${reason}`);
-}
-
 /** Rows of the stat table (header, one per file, a total row when more than one). */
 export function statTable(out: Output, files: FileState[]): string[] {
   const row = (name: string, size: ByteCount, s: { bytes: Counts<ByteCount>; residentFraction: number | null }) => [
@@ -56,8 +45,6 @@ export function statTable(out: Output, files: FileState[]): string[] {
 }
 
 export const statCommand: Command = {
-  name: 'stat',
-  summary: 'How much of each file is in the page cache (like fincore/vmtouch).',
   operands: '<file...>',
   minOperands: 1,
   maxOperands: Infinity,

@@ -47,8 +47,6 @@ async function prepareWrite(dest: string, settings: TransferSettings, flags: { a
 }
 
 export const writeCommand: Command = {
-  name: 'write',
-  summary: 'Write standard input to a file without leaving it in the page cache (like dd of=).',
   operands: '<dest>',
   minOperands: 1,
   maxOperands: 1,

@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { probe } from '../probe';
 import { aggregateTrials, medianCurve, toLabTrial } from './aggregate';
 import { LabResources } from './resources';
-import { SCENARIOS, scenarioByName, type LabProfile } from './scenarios';
+import { scenarioByName, type LabProfile } from './scenarios';
 import { runTrial } from './trial';
 import { labVerdict } from './verdict';
 import { dirtyLimits, freeBytes, labRegime, sustainedBytes } from './regime';

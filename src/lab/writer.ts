@@ -9,7 +9,8 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { LatencyHistogram, type LatencySummary } from '../latency';
 import { constants } from '../constants';
 import { alignmentOffset, cachestat, fdatasync, fadvise, mincoreResidency, pwritev2Sync, pwritev2Timed } from '../io';
-import { WritebackWindow, settleRange } from '../writeback-window';
+import { WritebackWindow } from '../writeback-window';
+import { settleRange } from '../page-ranges';
 import { openLabStream } from './stream-adapter';
 import { startReadNeighbour } from './read-neighbour';
 import { PLOT_FRACTIONS, type LatencyOutcome, type WriterJob, type WriterOutcome } from './job-types';
@@ -53,7 +54,7 @@ function timedSync(fd: number): Promise<number> {
 
 async function residentPagesOf(fd: number, path: string): Promise<number> {
   try {
-    return (await cachestat(fd)).cache;
+    return (await cachestat(fd)).cached;
   } catch {
     // No cachestat (before Linux 6.5): mmap + mincore needs a readable fd.
     const rfd = fs.openSync(path, 'r');

@@ -87,7 +87,7 @@ export interface CachestatReading {
 
 /** What one reading shows: the range still mostly dirty, or mostly under writeback or already dropped. */
 export function classifyReading({ pages, stat }: CachestatReading): 'dirty' | 'flushed' | 'mixed' {
-  const gone = Math.max(0, pages - stat.cache);
+  const gone = Math.max(0, pages - stat.cached);
   if (stat.dirty * 2 > pages) return 'dirty';
   if ((stat.writeback + gone) * 2 >= pages) return 'flushed';
   return 'mixed';

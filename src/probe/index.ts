@@ -1,25 +1,20 @@
 import os from 'node:os';
-import { fileSystemType } from './fs-type';
+import { fileSystemType } from '../fs-type';
 import { releaseEvidence } from './release';
 import { kallsymsSource, tracefsSource } from './sources';
 import { tryDontcache } from './trial';
 import type { ProbeOptions, ProbeResult } from './types';
 import { weighEvidence } from './verdict';
+import { validateObject, validateString } from '../validate';
 
 export type { Evidence, EvidenceSource, EvidenceWeight, OverwriteEvidence, ProbeOptions, ProbeResult, WritebackBehaviour } from './types';
 export { parseRelease, releaseEvidence, type KernelRelease } from './release';
-export { fsTypeName, fileSystemType } from './fs-type';
+export { fsTypeName, fileSystemType } from '../fs-type';
 export {
   cachestatEvidence, kallsymsEvidence, overwriteEvidence, tracefsEvidence, type CachestatReading, type OverwriteReading,
 } from './evidence';
 export { weighEvidence } from './verdict';
 export { adviceFor } from './advice';
-
-function invalidArg(name: string, expected: string, actual: unknown): TypeError {
-  const error = new TypeError(`The "${name}" argument must be ${expected}. Received ${typeof actual}`);
-  (error as NodeJS.ErrnoException).code = 'ERR_INVALID_ARG_TYPE';
-  return error;
-}
 
 /**
  * Finds out whether RWF_DONTCACHE works in `dir` (writes and reads tried separately on a
@@ -30,8 +25,8 @@ function invalidArg(name: string, expected: string, actual: unknown): TypeError 
  * EACCES, EROFS, ...).
  */
 export async function probe(dir = '.', options: ProbeOptions = {}): Promise<ProbeResult> {
-  if (typeof dir !== 'string') throw invalidArg('dir', 'of type string', dir);
-  if (options === null || typeof options !== 'object') throw invalidArg('options', 'of type object', options);
+  validateString(dir, 'dir');
+  validateObject(options, 'options');
   const fsType = await fileSystemType(dir);
   const kernel = os.release();
   const trial = await tryDontcache(dir);

@@ -2,7 +2,7 @@
 import { closeSync } from 'node:fs';
 import { cachestat, cachestatSync, fadvise, fdatasync, preadv2, pwritev2, pwritev2Sync, type CacheStat } from '../io';
 import type { SystemError } from '../errors';
-import { RWF_DONTCACHE, constants } from '../constants';
+import { constants } from '../constants';
 import {
   cachestatEvidence, overwriteEvidence, overwriteNotRun, unavailable, type CachestatReading, type OverwriteReading,
 } from './evidence';
@@ -10,6 +10,7 @@ import type { Evidence, OverwriteEvidence } from './types';
 import { openScratchFile } from './scratch';
 
 const MiB = 1024 * 1024;
+const { RWF_DONTCACHE } = constants;
 
 /** The empirical test: this many dontcache writes of `EMPIRICAL_BLOCK` bytes. */
 export const EMPIRICAL_WRITES = 8;
@@ -92,13 +93,13 @@ export async function overwriteReading(fd: number, offset: number): Promise<Over
   await pwritev2(fd, Buffer.alloc(length, 0x4f), offset, 0);
   await fdatasync(fd);
   await fadvise(fd, offset, length, constants.POSIX_FADV_DONTNEED);
-  const cachedBefore = (await cachestat(fd, offset, length)).cache;
+  const cachedBefore = (await cachestat(fd, offset, length)).cached;
   await pwritev2(fd, Buffer.alloc(length, 0x57), offset, RWF_DONTCACHE);
   await fdatasync(fd);
-  let cachedAfter = (await cachestat(fd, offset, length)).cache;
+  let cachedAfter = (await cachestat(fd, offset, length)).cached;
   for (let look = 1; look < OVERWRITE_LOOKS && cachedAfter > 0; look++) {
     await delay(OVERWRITE_LOOK_INTERVAL_MS);
-    cachedAfter = (await cachestat(fd, offset, length)).cache;
+    cachedAfter = (await cachestat(fd, offset, length)).cached;
   }
   return { pages: length / constants.PAGE_SIZE, cachedBefore, cachedAfter };
 }

@@ -26,7 +26,7 @@ export const cachestatMissing = probeCachestat();
 
 /** Cached pages of an open file (pages of `constants.PAGE_SIZE`). */
 export function residentPages(fd: number): number {
-  return cachestatMissing ? mincoreResidencySync(fd).resident : cachestatSync(fd, 0, 0).cache;
+  return cachestatMissing ? mincoreResidencySync(fd).resident : cachestatSync(fd, 0, 0).cached;
 }
 
 /** Cached pages of a file right now, through a fresh descriptor. */

@@ -2,10 +2,11 @@
 // dirty growth and verdict. Never wall-clock time.
 import os from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runLab, validateLabReport, LAB_REPORT_SCHEMA } from '../../src/lab';
+import { runLab, LAB_REPORT_SCHEMA } from '../../src/lab';
 import { probe } from '../../src/probe';
 import type { LabReport } from '../../src/lab/report-types';
 import { testFs } from '../helpers/fs';
+import { validateLabReport } from '../helpers/lab-schema';
 import { SMALL, expectPercentilesMonotone, metricsOf } from './helpers';
 
 for (const kind of ['ext4', 'xfs'] as const) {
