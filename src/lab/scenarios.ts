@@ -8,6 +8,7 @@ import { memcgUnavailableReason } from './memcg';
 import type { ModeName, ScenarioName } from './report-types';
 import type { TrialPlan } from './trial';
 import type { WriterApi, WriterJob } from './job-types';
+import { THREADPOOL_NEIGHBOUR } from './threadpool-neighbour';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -194,6 +195,7 @@ export const SCENARIOS: readonly Scenario[] = [
     }),
     plan: (mode, dir, p) => ({ main: writer(mode, [file(dir, `sustained-${mode}`)], sustainedOf(p).bytes, MiB, p) }),
   },
+  THREADPOOL_NEIGHBOUR,
 ];
 
 function sustainedOf(p: LabProfile): NonNullable<LabProfile['sustained']> {
