@@ -19,7 +19,7 @@ function emit(obj) {
 }
 
 /** The lab profile of the lab-verdict check when kernels.json gives none: small, with small-block scenarios. */
-const DEFAULT_LAB = { sizeMiB: 16, trials: 3, scenarios: ['seq-write', 'small-write', 'rand-write'], modes: ['buffered', 'dontcache'], warmup: false };
+const DEFAULT_LAB = { sizeMiB: 16, trials: 3, scenarios: ['seq-write', 'small-write', 'rand-write'], modes: ['buffered', 'dontcache', 'inline-model'], warmup: false };
 
 function parseArgs(argv) {
   const out = { pkg: process.env.DONTCACHE_PKG, kernel: os.release(), fs: [], mode: 'checks', lab: DEFAULT_LAB };
@@ -386,8 +386,10 @@ async function main() {
       const lab = state.accepted === false ? { ...args.lab, scenarios: ['seq-write'] } : args.lab;
       const r = await runLabProfile(dir, lab);
       const v = r.verdict || {};
-      return { observed: { verdict: v.writeback, measured: v.measured === undefined ? NOT_IMPLEMENTED : v.measured, agrees: v.agrees },
-        detail: { reason: v.reason, advice: v.advice, ratios: v.ratios, notMeasured: v.notMeasured, durationS: r.durationS, options: r.options } };
+      // Where each verdict scenario put dontcache between buffered (0) and the inline-flush model (1), per trial.
+      const positions = v.calibration ? Object.fromEntries(v.calibration.map((c) => [c.scenario, { says: c.says, position: c.position }])) : NOT_IMPLEMENTED;
+      return { observed: { verdict: v.writeback, measured: v.measured === undefined ? NOT_IMPLEMENTED : v.measured, agrees: v.agrees, positions, placement: v.placement ?? null },
+        detail: { reason: v.reason, advice: v.advice, ratios: v.ratios, calibration: v.calibration, notMeasured: v.notMeasured, durationS: r.durationS, options: r.options } };
     });
 
     for (const f of fs.readdirSync(dir)) if (f.startsWith('dontcache-matrix-')) fs.rmSync(path.join(dir, f), { force: true });

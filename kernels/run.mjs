@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// The kernel matrix without vitest: node kernels/run.mjs [--only id,id] [--ab [--rounds N] [--ab-only]].
+// The kernel matrix without vitest: node kernels/run.mjs [--only id,id|ci] [--ab [--rounds N] [--ab-only]].
 // Prints each check, writes kernels/last-run.{json,md}, exits 1 when a check failed or a kernel failed to boot.
 // --ab (npm run test:kernels:ab) then boots the kernels of kernels.json `ab` in turn for N rounds with the lab's
-// A/B profile and writes kernels/last-ab.{json,md}; it exits 1 when a booted kernel's lab verdict does not agree
-// with its expected behaviour. --ab-only skips the checks. Every boot's results are kept in
-// CACHE/logs/ab-boots.json as they come; --ab-summarize FILE writes the A/B reports from such a file.
+// A/B profile and writes kernels/last-ab.{json,md}; it exits 1 when a booted kernel's lab verdict is not its
+// expected behaviour (WRONG: the figures say the other one; INCONCLUSIVE: they cannot tell). --ab-only skips the
+// checks. Every boot's results are kept in CACHE/logs/ab-boots.json as they come; --ab-summarize FILE writes the
+// A/B reports from such a file.
 import fs from 'node:fs';
 import path from 'node:path';
-import { Matrix } from './lib/harness.mjs';
+import { Matrix, loadConfig } from './lib/harness.mjs';
 import { killGuests } from './lib/qemu.mjs';
 import { judge } from './lib/expect.mjs';
 import { writeAbReports, writeReports } from './lib/report.mjs';
@@ -15,7 +16,9 @@ import { runAbRounds, summarizeAb } from './lib/ab.mjs';
 
 const argv = process.argv.slice(2);
 const value = (name) => argv.find((a, i) => argv[i - 1] === name);
-const only = (value('--only') || '').split(',').filter(Boolean);
+// --only ci: the kernels.json `ciKernels` subset.
+const onlyArg = value('--only') || '';
+const only = onlyArg === 'ci' ? loadConfig().ciKernels : onlyArg.split(',').filter(Boolean);
 const resummarize = value('--ab-summarize');
 const ab = argv.includes('--ab') || argv.includes('--ab-only') || Boolean(resummarize);
 const checks = !argv.includes('--ab-only') && !resummarize;
@@ -62,14 +65,18 @@ try {
     const summary = summarizeAb(matrix.config, result);
     // Re-summarized: the boots' own time, not this process's.
     const totalSeconds = resummarize ? result.boots.reduce((n, b) => n + (b.seconds || 0), 0) : (Date.now() - abStarted) / 1000;
-    const lines = writeAbReports(matrix.config, summary, { totalSeconds });
+    // Re-summarized boots are dated by the file they were saved to (its last write: the last boot).
+    const bootsEnded = resummarize ? fs.statSync(resummarize).mtime.toISOString() : undefined;
+    const lines = writeAbReports(matrix.config, summary, { totalSeconds, bootsEnded });
     console.log(`\n${lines.join('\n')}`);
     for (const r of summary.rows) {
       if (r.status === 'skipped') { console.log(`SKIP A/B ${r.id}: ${r.reason}`); continue; }
       const bad = r.failedBoots.length > 0 || r.labErrors.length > 0 || r.boots === 0;
+      // A wrong answer and an inconclusive one both fail the A/B (it did not show the difference); they are told apart.
       const wrong = r.expected && (r.measured !== r.expected || r.agrees !== true);
+      const label = bad ? 'FAIL' : !wrong ? 'PASS' : r.measured === 'inconclusive' ? 'INCONCLUSIVE' : 'WRONG';
       if (bad || wrong) failed++;
-      console.log(`${bad || wrong ? 'FAIL' : 'PASS'} A/B ${r.id} ${r.fs}: ${r.boots} boots, measured ${r.measured ?? 'unclear'}, expected ${r.expected}, agrees ${r.agrees}` +
+      console.log(`${label} A/B ${r.id} ${r.fs}: ${r.boots} boots, measured ${r.measured ?? 'not measured'}, expected ${r.expected}, agrees ${r.agrees}` +
         `${bad ? `; problems: ${[...r.failedBoots.map((b) => b.reason), ...r.labErrors].join('; ')}` : ''}`);
     }
   }

@@ -10,7 +10,7 @@ import { repoRoot } from './paths.mjs';
 
 const require = createRequire(import.meta.url);
 const FS = ['ext4', 'xfs'];
-const MODES = ['buffered', 'dontcache', 'writeback'];
+const MODES = ['buffered', 'dontcache', 'writeback', 'inline-model'];
 /** The figures summarized per scenario and mode: [label, path into LabModeMetrics (a LabStat), unit]. */
 const FIGURES = [
   ['p50', (m) => m.syscallUs?.p50, 'us'],
@@ -91,8 +91,11 @@ export function summarizeAb(config, { boots, skipped, rounds, kernels }) {
       const reports = labs.filter((l) => l.report).map((l) => l.report);
       const row = { id, fs, release: mine[0]?.release ?? null, expected: expect?.[fs]?.writeback ?? null, boots: labs.length, failedBoots,
         labErrors: labs.filter((l) => l.error).map((l) => `round ${l.round}: ${l.error}`), perBoot: [], scenarios: {}, ratios: {} };
+      // Each boot judged again by the current rule (a function of its figures), so boots saved by an older build
+      // (--ab-summarize) are read the same way as the pooled figures.
+      const verdicts = reports.map((r) => verdictOf(r.probe, r.scenarios));
       for (const [i, r] of reports.entries()) {
-        row.perBoot.push({ round: labs.filter((l) => l.report)[i].round, measured: r.verdict.measured ?? null, agrees: r.verdict.agrees, probe: r.verdict.writeback, seconds: r.durationS });
+        row.perBoot.push({ round: labs.filter((l) => l.report)[i].round, measured: verdicts[i].measured ?? null, agrees: verdicts[i].agrees, probe: verdicts[i].writeback, seconds: r.durationS });
       }
       if (reports.length) {
         const probe = reports[0].probe;
@@ -108,6 +111,8 @@ export function summarizeAb(config, { boots, skipped, rounds, kernels }) {
         row.measured = v.measured ?? null;
         row.agrees = v.agrees;
         row.reason = v.reason;
+        row.calibration = v.calibration ?? [];
+        row.placement = v.placement ?? null;
         for (const s of pooled) {
           row.scenarios[s.name] = {};
           for (const m of s.modes.filter((x) => x.status === 'ok')) {
@@ -115,7 +120,7 @@ export function summarizeAb(config, { boots, skipped, rounds, kernels }) {
           }
         }
         // Ratios per boot (each boot's own dontcache/buffered), then their spread over the boots.
-        for (const r of reports) for (const q of r.verdict.ratios) {
+        for (const v of verdicts) for (const q of v.ratios) {
           const key = `${q.scenario} ${q.mode}`;
           row.ratios[key] ??= { scenario: q.scenario, mode: q.mode, basis: q.basis, p50: [], p999: [], throughput: [] };
           for (const k of ['p50', 'p999', 'throughput']) row.ratios[key][k].push(q[k]);
@@ -163,7 +168,7 @@ export function abConclusion(summary) {
   const count = (fig, st) => moved.filter((m) => m.figure === fig && m.status === st).length;
   const of = (fig) => moved.filter((m) => m.figure === fig).length;
   const verdicts = summary.rows.filter((r) => r.measured !== undefined && r.status !== 'skipped')
-    .map((r) => `${r.id} ${r.fs}: ${r.measured ?? 'unclear'}${r.expected ? ` (expected ${r.expected}${r.agrees === true ? ', agrees' : r.agrees === false ? ', DISAGREES' : ''})` : ''}`);
+    .map((r) => `${r.id} ${r.fs}: ${r.measured ?? 'not measured'}${r.expected ? ` (expected ${r.expected}${r.agrees === true ? ', agrees' : r.agrees === false ? ', DISAGREES' : ', cannot tell'})` : ''}`);
   return `Conclusion from these figures: dontcache/buffered p50 fell as the change says in ${count('p50', 'as said')} of ${of('p50')} scenario x file-system pairs ` +
     `(${count('p50', 'blurred')} blurred, ${count('p50', 'not seen')} not seen); p99.9 in ${count('p999', 'as said')} of ${of('p999')} ` +
     `(${count('p999', 'blurred')} blurred, ${count('p999', 'not seen')} not seen). The lab's verdict from the pooled figures: ${verdicts.join('; ')}.`;

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { kernelsDir } from './paths.mjs';
 import { judge } from './expect.mjs';
-import { abConclusion } from './ab.mjs';
+import { abConclusion, spread as spreadOf } from './ab.mjs';
 
 const FS = ['ext4', 'xfs'];
 const pct = (x) => (typeof x === 'number' ? `${(x * 100).toFixed(1)}%` : '–');
@@ -42,7 +42,7 @@ export function summarize(config, runs) {
         fs,
         probe: probe?.status === 'pass' ? probe.observed.writeback : null,
         raw: raw?.status === 'pass' ? raw.observed : null,
-        lab: lab?.status === 'pass' ? { measured: lab.observed.measured, agrees: lab.observed.agrees, ratios: dontcacheRatios(lab.detail?.ratios) } : null,
+        lab: lab?.status === 'pass' ? { measured: lab.observed.measured, agrees: lab.observed.agrees, ratios: dontcacheRatios(lab.detail?.ratios), positions: lab.observed.positions ?? null, placement: lab.observed.placement ?? null } : null,
         overwrite: over?.status === 'pass' ? over.observed : null,
         streamAuto: fallback(auto),
         streamDontcache: fallback(dc),
@@ -56,10 +56,24 @@ export function summarize(config, runs) {
   });
 }
 
+/** "median (min–max)" of the trials' positions of dontcache between buffered (0) and the inline-flush model (1). */
+function positionText(list) {
+  if (!Array.isArray(list) || !list.length) return '–';
+  const v = [...list].sort((a, b) => a - b);
+  const median = v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+  const f = (n) => n.toFixed(2);
+  return v.length > 1 ? `${f(median)} (${f(v[0])} to ${f(v.at(-1))})` : f(median);
+}
+
 function labText(lab) {
   if (!lab) return '(not run)';
-  const measured = lab.measured === null ? 'unclear' : lab.measured;
-  return `${measured} (agrees: ${lab.agrees})`;
+  const measured = lab.measured === null ? 'not measured' : lab.measured;
+  const positions = lab.positions && typeof lab.positions === 'object'
+    ? Object.entries(lab.positions).map(([s, p]) => `${s} ${positionText(p.position)}`).join(', ')
+    : '';
+  const t = lab.placement;
+  const test = t && typeof t === 'object' ? `; ${t.nearerBuffered} / ${t.nearerModel} of ${t.trials} trials nearer buffered / the model (${t.pValue < 0.001 ? 'p < 0.001' : `p = ${t.pValue.toFixed(3)}`})` : '';
+  return `${measured} (agrees: ${lab.agrees})${test}${positions ? `; at ${positions}` : ''}`;
 }
 
 function ratioText(lab, scenarios) {
@@ -116,9 +130,10 @@ export function writeReports(config, runs, { totalSeconds } = {}) {
       (kept.length ? ` of ${runs.map((r) => r.id).join(', ')}; the other rows are from earlier runs (their date beside the kernel). ` : '. ') +
       `Guests: the same virtual hardware for all (${q.cpus} vCPUs, ${q.memoryMiB} MiB, ${q.diskFormat} virtio disks, cache=${q.diskCache}, ${q.diskSizeMiB} MiB ext4 and XFS${machines ? `; ${machines}` : ''}). ` +
       (lab ? `Lab: ${lab.scenarios.join(', ')}; ${lab.modes.join(' vs ')}; ${lab.sizeMiB} MiB unit, ${lab.trials} trials (small: the A/B run below has the figures to quote). ` : '') +
-      'Ratios are dontcache/buffered syscall p50 / p99.9 (lower: dontcache writes return sooner).',
+      'Ratios are dontcache/buffered syscall p50 / p99.9 (lower: dontcache writes return sooner). ' +
+      "The lab verdict places dontcache's per-trial syscall p50 between buffered (0) and the inline-flush model (1, a buffered write plus sync_file_range of its range) and names a side when a sign test over all trials gives p <= 0.05 (3 trials x 2 scenarios: only 6 of 6 decide); \"at\" gives the median (smallest to largest) position per scenario.",
     '',
-    '| kernel | version | file system | probe verdict | lab verdict (measured, agrees) | dontcache/buffered p50 / p99.9 | overwrite of dropped data: kernel; stream | raw cachestat after a dontcache write | fallback taken (auto / dontcache) | residency after finish (auto / dontcache) | checks |',
+    '| kernel | version | file system | probe verdict | lab verdict (measured, agrees; position of dontcache) | dontcache/buffered p50 / p99.9 | overwrite of dropped data: kernel; stream | raw cachestat after a dontcache write | fallback taken (auto / dontcache) | residency after finish (auto / dontcache) | checks |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   const scenarios = lab?.scenarios.filter((s) => s !== 'seq-write').concat(lab.scenarios.includes('seq-write') ? ['seq-write'] : []) ?? [];
@@ -163,13 +178,15 @@ function sp(s, f = num) {
 }
 
 /** kernels/last-ab.{json,md} and the README's A/B block from an A/B summary. */
-export function writeAbReports(config, summary, { totalSeconds, matrixRuns = [] } = {}) {
+export function writeAbReports(config, summary, { totalSeconds, matrixRuns = [], bootsEnded } = {}) {
   const date = new Date().toISOString();
   fs.writeFileSync(path.join(kernelsDir, 'last-ab.json'), JSON.stringify({ date, totalSeconds, config: { qemu: config.qemu, lab: config.lab.ab, ab: config.ab }, summary }, null, 2) + '\n');
   const q = config.qemu, lab = config.lab.ab;
   const lines = [
-    `A/B latency run ${date.slice(0, 16).replace('T', ' ')} UTC${totalSeconds ? ` (${Math.round(totalSeconds / 60)} min)` : ''}: \`npm run test:kernels:ab\`. ` +
-      `${summary.rounds} rounds; in each, the kernels boot one after the other (order reversed every other round) on the same qemu machine ` +
+    (bootsEnded
+      ? `A/B latency run, boots ended ${minute(bootsEnded)} UTC${totalSeconds ? ` (${Math.round(totalSeconds / 60)} min of boots)` : ''}, summarized ${minute(date)} UTC by the current verdict rule (\`node kernels/run.mjs --ab-summarize FILE\`). `
+      : `A/B latency run ${minute(date)} UTC${totalSeconds ? ` (${Math.round(totalSeconds / 60)} min)` : ''}: \`npm run test:kernels:ab\`. `) +
+      `${summary.rounds} round${summary.rounds === 1 ? '' : 's'}; in each, the kernels boot one after the other (order reversed every other round) on the same qemu machine ` +
       `(${q.cpus} vCPUs, ${q.memoryMiB} MiB, ${q.diskFormat} virtio disks, cache=${q.diskCache}; software emulation when there is no KVM) and run the lab: ` +
       `${lab.scenarios.join(', ')}; ${lab.modes.join(', ')}; ${lab.sizeMiB} MiB unit, ${lab.trials} interleaved trials per boot${lab.warmup ? ', after a warm-up' : ''}, on ${(lab.fileSystems ?? ['ext4', 'xfs']).join(' and ')}. ` +
       'Figures: median over the boots of each boot\'s median, (smallest–largest boot). Syscall latency per write; ratios are each boot\'s dontcache / buffered.',
@@ -182,9 +199,21 @@ export function writeAbReports(config, summary, { totalSeconds, matrixRuns = [] 
   const ran = summary.rows.filter((r) => r.status !== 'skipped');
   for (const r of ran) {
     const ratio = (k) => Object.values(r.ratios).filter((v) => v.mode === 'dontcache').map((v) => `${v.scenario} ${sp(v[k], (n) => `${n.toFixed(2)}x`)}`).join('; ') || '–';
-    const per = r.perBoot.map((b) => `${b.measured ?? 'unclear'}${b.agrees === true ? '' : b.agrees === false ? ' (disagrees)' : ' (?)'}`).join(', ');
+    const per = r.perBoot.map((b) => `${b.measured ?? 'not measured'}${b.agrees === true ? '' : b.agrees === false ? ' (disagrees)' : ' (?)'}`).join(', ');
     const problems = [...r.failedBoots.map((b) => `round ${b.round} failed: ${b.reason}`), ...r.labErrors].join('; ');
-    lines.push(`| ${r.id} (${r.release ?? '?'}) | ${r.fs} | ${r.boots}${problems ? ` (${problems.slice(0, 160)})` : ''} | ${r.probe ?? '–'} | ${r.measured === undefined ? '–' : `${r.measured ?? 'unclear'} (${r.agrees})`} | ${per || '–'} | ${ratio('p50')} | ${ratio('p999')} |`);
+    lines.push(`| ${r.id} (${r.release ?? '?'}) | ${r.fs} | ${r.boots}${problems ? ` (${problems.slice(0, 160)})` : ''} | ${r.probe ?? '–'} | ${r.measured === undefined ? '–' : `${r.measured ?? 'not measured'} (${r.agrees})`} | ${per || '–'} | ${ratio('p50')} | ${ratio('p999')} |`);
+  }
+  lines.push('', "How the verdict was reached, on the pooled figures: per trial (every boot's trials), dontcache's syscall p50 placed on a log scale from buffered (0) to the inline-flush model (1: a buffered write plus sync_file_range(SYNC_FILE_RANGE_WRITE) of its range, timed together), where the references' ranges do not overlap. " +
+    'A sign test counts the trials nearer each reference (p: the chance of a split at least this lopsided were dontcache exactly midway); the verdict names a side when p <= 0.05 over all trials together and no scenario decides the other way on its own.', '');
+  lines.push('| kernel | fs | scenario | trials | buffered p50 | dontcache p50 | inline-flush model p50 | position of dontcache (0 buffered, 1 model) | nearer buffered / model | sign test | says |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  const pv = (t) => (t ? (t.pValue < 0.001 ? 'p < 0.001' : `p = ${t.pValue.toFixed(3)}`) : '–');
+  const counts = (t) => (t ? `${t.nearerBuffered} / ${t.nearerModel}` : '–');
+  for (const r of ran) {
+    for (const c of r.calibration ?? []) {
+      const list = (v) => sp(spreadOf(v), us);
+      lines.push(`| ${r.id} | ${r.fs} | ${c.scenario} | ${c.dontcacheP50Us.length} | ${list(c.bufferedP50Us)} | ${list(c.dontcacheP50Us)} | ${list(c.modelP50Us)} | ${positionText(c.position)} | ${counts(c.test)} | ${pv(c.test)} | ${c.says} |`);
+    }
+    if (r.placement) lines.push(`| ${r.id} | ${r.fs} | **all together** | ${r.placement.trials} | | | | | ${counts(r.placement)} | ${pv(r.placement)} | **${r.measured}** |`);
   }
   lines.push('', 'Per scenario and mode (syscall latency per write; MB/s of the write phase; peak growth of Dirty and Writeback in the guest\'s /proc/meminfo):', '');
   lines.push('| kernel | fs | scenario | mode | p50 | p99 | p99.9 | MB/s | peak Dirty MiB | peak Writeback MiB |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');

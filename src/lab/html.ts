@@ -3,7 +3,7 @@
  * scripts, no network) with, per scenario, a latency percentile plot of every mode
  * and the table of medians.
  */
-import { formatParams, formatUs } from './table';
+import { CALIBRATION_COLUMNS, calibrationCells, formatParams, formatUs, placementLine } from './table';
 import type { LabModeResult, LabReport, LabScenarioResult } from './report-types';
 
 const COLORS: Record<string, string> = {
@@ -12,6 +12,7 @@ const COLORS: Record<string, string> = {
   writeback: '#2ca02c',
   auto: '#9467bd',
   direct: '#ff7f0e',
+  'inline-model': '#8c564b',
 };
 
 const W = 560;
@@ -105,8 +106,13 @@ export function renderReportHtml(report: LabReport): string {
   const p = report.probe;
   const ratios = v.ratios.map((r) => `<tr>${cell(r.scenario)}${cell(`${r.mode} / buffered`)}${cell(`${r.p50.toFixed(2)}×`)}${cell(`${r.p999.toFixed(2)}×`)}${cell(`${r.throughput.toFixed(2)}×`)}${cell(r.basis)}</tr>`).join('');
   const agree = v.agrees === null ? 'cannot tell' : v.agrees ? 'agree' : 'disagree';
-  const measured = v.measured === undefined ? '' : ` On their own the measurements say <b>${escape(v.measured ?? 'nothing clear')}</b>.`;
+  const measured = v.measured === undefined ? '' : ` On their own the measurements say <b>${escape(v.measured ?? 'nothing (what they need was not measured)')}</b>.`;
   const regime = report.regime ? `<p><b>Regime:</b> ${escape(report.regime.kind)}: ${escape(report.regime.text)}.</p>` : '';
+  const calibration = v.calibration?.length
+    ? `<table><tr>${CALIBRATION_COLUMNS.map((c) => `<th>${escape(c)}</th>`).join('')}</tr>${v.calibration.map((c) => `<tr>${calibrationCells(c).map((t) => cell(t)).join('')}</tr>`).join('')}</table>
+<p><b>${escape(placementLine(v) ?? '')}</b></p>
+<p class="note">How the measurements decide: dontcache's per-write syscall p50 is placed between two references measured in the same run, trial by trial (the modes run interleaved): <i>buffered</i> (the writer pays nothing for writeback) and <i>inline-model</i> (a buffered write followed, in the same timed step, by <code>sync_file_range(SYNC_FILE_RANGE_WRITE)</code> of the range just written: what an inline-flush kernel does inside a dontcache write). Distances are factors on a log scale; the position runs from buffered (0) to the model (1), and positions exist only where the references' ranges over the trials do not overlap. A sign test counts the trials nearer each reference: were dontcache exactly midway, a split at least this lopsided would happen with probability p. The verdict names a side (nearer buffered: <i>flusher-kick</i>; nearer the model: <i>inline-flush</i>) when p &le; 0.05 over all trials together (6 of 6, 8 of 9, 16 of 18 ...) and no scenario decides the other way on its own; otherwise it is <i>inconclusive</i>.</p>`
+    : '';
   const missing = v.notMeasured?.length ? `<p><b>Not measured:</b> ${escape(v.notMeasured.join('; '))}.</p>` : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>dontcache latency lab — ${escape(report.dir)}</title>
@@ -124,6 +130,7 @@ svg .xlab,svg .axis{text-anchor:middle}.verdict{background:#f7f7fb;border:1px so
 <p>${escape(report.dir)} (${escape(p?.fsType ?? 'unknown fs')}), Linux ${escape(report.machine.kernel)}, ${report.machine.cpus} CPUs, ${(report.machine.memoryBytes / 2 ** 30).toFixed(1)} GiB RAM, Node ${escape(report.machine.node)}; ${report.options.trials} trials, modes interleaved, medians shown; ${escape(report.createdAt)}, ${report.durationS.toFixed(0)} s. Report schema v${report.version}.</p>
 <div class="verdict"><p><b>Verdict:</b> the probe says <b>${escape(v.writeback)}</b>${p ? ` (${escape(p.verdictReason)})` : ''}; the measurements <b>${agree}</b>: ${escape(v.reason)}.${measured}</p>${regime}${missing}<p><b>Advice:</b> ${escape(v.advice)}</p>
 <table><tr><th>scenario</th><th>ratio</th><th>p50 (lower is better)</th><th>p99.9 (lower is better)</th><th>MB/s (higher is better)</th><th>latency basis</th></tr>${ratios}</table>
+${calibration}
 <p class="note">Each ratio is the mode's median over the trials divided by buffered's in the same scenario: below 1× the mode's writes return sooner than buffered ones (p50, p99.9), above 1× it writes more bytes per second (MB/s). Basis <i>syscall</i>: the time of each write system call, measured on the worker thread. Basis <i>callback</i>: where a mode has no syscall figure (Node's <code>fs.createWriteStream</code> hides its system calls), the time from the JavaScript write call to its callback, which also counts queueing in the stream and the thread pool; such ratios compare what the writing code waits for, not the kernel alone.</p></div>
 ${report.scenarios.map(scenarioSection).join('\n')}
 </body></html>

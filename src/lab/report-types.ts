@@ -13,8 +13,21 @@ export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 /** What runs without `scenarios`: all but `sustained` (sized past the dirty limits: minutes; `--sustained` adds it). */
 export const DEFAULT_SCENARIOS: readonly ScenarioName[] = SCENARIO_NAMES.filter((name) => name !== 'sustained');
 
-export const MODE_NAMES = ['buffered', 'dontcache', 'writeback', 'auto', 'direct'] as const;
+export const MODE_NAMES = ['buffered', 'dontcache', 'writeback', 'auto', 'direct', 'inline-model'] as const;
 export type ModeName = (typeof MODE_NAMES)[number];
+
+/**
+ * Modes that are references for the verdict, not ways to write: `inline-model` is the inline flush
+ * done in userspace (a buffered pwritev2, then sync_file_range(SYNC_FILE_RANGE_WRITE) of the range
+ * just written, timed together), what an inline-flush kernel does inside a dontcache write.
+ */
+export const REFERENCE_MODES: readonly ModeName[] = ['inline-model'];
+
+/**
+ * The scenarios the writeback verdict reads: one writer, small blocks (where per-write writeback
+ * submission shows at p50), nothing else running. The reference modes run only there.
+ */
+export const VERDICT_SCENARIOS: readonly ScenarioName[] = ['small-write', 'rand-write'];
 
 /** A figure over the trials: the median and the spread (smallest, largest). */
 export interface LabStat {
@@ -136,13 +149,17 @@ export interface LabVerdict {
   /** The probe's writeback behaviour. */
   writeback: LabProbe['writeback'];
   /**
-   * The behaviour the measurements show on their own, without the probe: from the dontcache/buffered
-   * syscall p50 ratios at small blocks (inline flush makes the writer pay, the flusher kick does not),
-   * or 'unsupported' when every dontcache mode was refused. null when no such figures exist, or when
-   * they sit between the two thresholds.
+   * The behaviour the measurements show on their own, without the probe: where dontcache's writes sit
+   * between buffered and the inline-flush model of the same run ({@link LabVerdict.calibration},
+   * {@link LabVerdict.placement}), or 'unsupported' when every dontcache mode was refused. 'inconclusive'
+   * when the figures were there but could not tell (too few trials, references too close, trials on both
+   * sides, or scenarios deciding different things). null when the figures it needs were not measured.
    */
-  measured?: LabProbe['writeback'] | null;
-  /** Do the measurements agree with the probe? null when there is too little data to say. */
+  measured?: LabProbe['writeback'] | 'inconclusive' | null;
+  /**
+   * Do the measurements agree with the probe? null when they cannot say: `measured` inconclusive or
+   * null, or the probe could not tell.
+   */
   agrees: boolean | null;
   /** What the agreement check looked at. */
   reason: string;
@@ -152,6 +169,55 @@ export interface LabVerdict {
   notMeasured?: string[];
   /** One sentence: what to pick here, from what ran. */
   advice: string;
+  /**
+   * Where dontcache's writes sit between the two references measured in the same run, per scenario the
+   * verdict reads (small-write, rand-write): buffered (the writer does not pay for writeback) and the
+   * inline-flush model (it does). `measured` comes from these.
+   */
+  calibration?: LabCalibration[];
+  /** The sign test of every calibrated trial together, the one `measured` comes from. */
+  placement?: LabSignTest;
+}
+
+/**
+ * A two-sided sign test of trial positions against the midpoint between buffered (0) and the inline-flush
+ * model (1): how many trials fell nearer each, and the chance of a split at least this lopsided if
+ * dontcache sat exactly midway.
+ */
+export interface LabSignTest {
+  /** Trials placed. */
+  trials: number;
+  nearerBuffered: number;
+  nearerModel: number;
+  pValue: number;
+}
+
+/**
+ * dontcache's syscall p50 against buffered's and the inline-flush model's in one scenario, trial by
+ * trial (the modes run interleaved, so trial i of each ran side by side). Distances are factors on a
+ * log scale: 3x means a factor of 3 either way.
+ */
+export interface LabCalibration {
+  scenario: ScenarioName;
+  /** Per-trial syscall p50, µs, in trial order. */
+  bufferedP50Us: number[];
+  dontcacheP50Us: number[];
+  modelP50Us: number[];
+  /** dontcache's distance to buffered per trial, as a factor (max(d/b, b/d)): median and spread. */
+  toBuffered: LabStat;
+  /** dontcache's distance to the inline-flush model per trial, as a factor: median and spread. */
+  toModel: LabStat;
+  /**
+   * Where dontcache sits on the log scale from buffered (0) to the model (1), per trial, in trial order
+   * (below 0 it is faster than buffered, above 1 slower than the model). Below 0.5: nearer buffered.
+   */
+  position: number[];
+  /** The sign test of this scenario's positions. */
+  test: LabSignTest;
+  /** What this scenario says on its own: a behaviour only when its sign test is significant (p <= 0.05). */
+  says: 'inline-flush' | 'flusher-kick' | 'inconclusive';
+  /** One sentence with the figures and why. */
+  text: string;
 }
 
 /**

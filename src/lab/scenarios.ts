@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { memcgUnavailableReason } from './memcg';
-import type { ModeName, ScenarioName } from './report-types';
+import { REFERENCE_MODES, VERDICT_SCENARIOS, type ModeName, type ScenarioName } from './report-types';
 import type { TrialPlan } from './trial';
 import type { WriterApi, WriterJob } from './job-types';
 import { THREADPOOL_NEIGHBOUR } from './threadpool-neighbour';
@@ -45,7 +45,15 @@ const RAW_IMPLEMENTATION: Record<ModeName, string> = {
   writeback: 'pwritev2 + sync_file_range/fadvise window',
   auto: "DontcacheWriteStream, cache 'auto'",
   direct: 'pwritev2, O_DIRECT, aligned buffers',
+  'inline-model': 'pwritev2, flags 0, then sync_file_range(SYNC_FILE_RANGE_WRITE) of the range written, timed together',
 };
+
+const REFERENCE_ONLY_THERE = `a reference for the writeback verdict: runs in ${VERDICT_SCENARIOS.join(' and ')} only`;
+
+/** Skips the reference modes outside the verdict's scenarios. */
+function withReferences(s: Scenario): Scenario {
+  return { ...s, skipMode: (mode) => (REFERENCE_MODES.includes(mode) && !VERDICT_SCENARIOS.includes(s.name) ? REFERENCE_ONLY_THERE : s.skipMode(mode)) };
+}
 
 const STREAM_IMPLEMENTATION: Partial<Record<ModeName, string>> = {
   buffered: 'fs.createWriteStream (Node)',
@@ -97,7 +105,7 @@ function memcgLimit(profile: LabProfile): number {
   return Math.max(16 * MiB, floorTo(profile.sizeBytes / 4, MiB));
 }
 
-export const SCENARIOS: readonly Scenario[] = [
+export const SCENARIOS: readonly Scenario[] = ([
   {
     ...rawScenario,
     name: 'seq-write',
@@ -196,7 +204,7 @@ export const SCENARIOS: readonly Scenario[] = [
     plan: (mode, dir, p) => ({ main: writer(mode, [file(dir, `sustained-${mode}`)], sustainedOf(p).bytes, MiB, p) }),
   },
   THREADPOOL_NEIGHBOUR,
-];
+] satisfies Scenario[]).map(withReferences);
 
 function sustainedOf(p: LabProfile): NonNullable<LabProfile['sustained']> {
   if (!p.sustained) throw new Error('the sustained scenario needs its size (runLab sizes it from the dirty limits)');

@@ -29,6 +29,19 @@ export const LAB_REPORT_SCHEMA: Schema = {
   title: 'dontcache latency lab report',
   $defs: {
     stat: object({ median: num, min: num, max: num }),
+    signTest: object({ trials: nonNegative, nearerBuffered: nonNegative, nearerModel: nonNegative, pValue: nonNegative }),
+    calibration: object({
+      scenario: { enum: [...SCENARIO_NAMES] },
+      bufferedP50Us: { type: 'array', items: nonNegative },
+      dontcacheP50Us: { type: 'array', items: nonNegative },
+      modelP50Us: { type: 'array', items: nonNegative },
+      toBuffered: stat,
+      toModel: stat,
+      position: { type: 'array', items: num },
+      test: { $ref: '#/$defs/signTest' },
+      says: { enum: ['inline-flush', 'flusher-kick', 'inconclusive'] },
+      text: { type: 'string' },
+    }),
     curve: { type: 'array', items: { type: 'array', items: nonNegative } },
     percentiles,
     latency,
@@ -138,7 +151,7 @@ export const LAB_REPORT_SCHEMA: Schema = {
       verdict: object(
         {
           writeback,
-          measured: { anyOf: [writeback, { type: 'null' }] },
+          measured: { anyOf: [writeback, { const: 'inconclusive' }, { type: 'null' }] },
           agrees: { type: ['boolean', 'null'] },
           reason: { type: 'string' },
           ratios: {
@@ -147,6 +160,8 @@ export const LAB_REPORT_SCHEMA: Schema = {
           },
           notMeasured: { type: 'array', items: { type: 'string' } },
           advice: { type: 'string' },
+          calibration: { type: 'array', items: { $ref: '#/$defs/calibration' } },
+          placement: { $ref: '#/$defs/signTest' },
         },
         ['writeback', 'agrees', 'reason', 'ratios', 'advice'],
       ),

@@ -1,5 +1,7 @@
 /** The terminal form of a report: one table per scenario, then the verdict. */
-import type { LabLatency, LabModeResult, LabReport, LabStat } from './report-types';
+import { stat } from './aggregate';
+import { pValueText, positionsText, testText } from './verdict';
+import type { LabCalibration, LabLatency, LabModeResult, LabReport, LabStat, LabVerdict } from './report-types';
 
 function num(n: number): string {
   if (n >= 1000) return n.toFixed(0);
@@ -15,10 +17,28 @@ export function formatUs(us: number): string {
   return `${num(us)}us`;
 }
 
-/** A median with its spread, when the spread is wide enough to matter. */
-function withSpread(s: LabStat, format: (n: number) => string): string {
-  const wide = s.median > 0 && (s.max - s.min) / s.median > 0.1;
+/** A median with its spread, when the spread is wider than `minWidth` of the median. */
+function withSpread(s: LabStat, format: (n: number) => string, minWidth = 0.1): string {
+  const wide = s.max > s.min && (minWidth === 0 || (s.median > 0 && (s.max - s.min) / s.median > minWidth));
   return wide ? `${format(s.median)} (${format(s.min)}-${format(s.max)})` : format(s.median);
+}
+
+/** Header and cells of the verdict's reference table (terminal and HTML). */
+export const CALIBRATION_COLUMNS = ['scenario', 'buffered p50', 'dontcache p50', 'inline-model p50', 'dontcache to buffered', 'dontcache to model', 'position (0 buffered, 1 model)', 'trials nearer buffered / model', 'sign test', 'says'];
+
+export function calibrationCells(c: LabCalibration): string[] {
+  const us = (list: number[]) => withSpread(stat(list), formatUs, 0);
+  const x = (s: LabStat) => withSpread(s, (n) => `${num(n)}x`, 0);
+  const placed = c.position.length > 0;
+  return [
+    c.scenario, us(c.bufferedP50Us), us(c.dontcacheP50Us), us(c.modelP50Us), x(c.toBuffered), x(c.toModel),
+    placed ? positionsText(c.position) : '–', placed ? `${c.test.nearerBuffered} / ${c.test.nearerModel}` : '–', placed ? pValueText(c.test.pValue) : '–', c.says,
+  ];
+}
+
+/** The line under that table: the test of all trials together, which `measured` comes from. */
+export function placementLine(v: LabVerdict): string | undefined {
+  return v.placement ? `all together: ${testText(v.placement)}: ${v.measured}` : undefined;
 }
 
 const COLUMNS = ['mode', 'p50', 'p99', 'p99.9', 'max', 'cb p99.9', 'loop p99', 'MB/s', 'cpu ms', 'sync ms', 'cached', 'dirty+', 'wb+', 'cache+'];
@@ -89,6 +109,12 @@ export function formatReportTable(report: LabReport): string {
   if (ratioRows.length) {
     out.push('  ratios against buffered: latency lower is better, MB/s higher is better; (callback) = write-call-to-callback time where a mode has no syscall figure');
     out.push(...layout(ratioRows).map((l) => `  ${l}`));
+  }
+  if (v.calibration?.length) {
+    out.push("  dontcache between the references of this run, syscall p50 per trial: median (spread); distances are factors on a log scale");
+    out.push(...layout([CALIBRATION_COLUMNS, ...v.calibration.map(calibrationCells)]).map((l) => `  ${l}`));
+    const line = placementLine(v);
+    if (line) out.push(`  ${line}`);
   }
   if (v.notMeasured?.length) out.push(`not measured: ${v.notMeasured.join('; ')}`);
   out.push(`advice: ${v.advice}`);

@@ -9,6 +9,7 @@ interface Row {
   id: string; fs: string; status?: string; boots: number; measured: string | null; agrees: boolean | null; expected: string | null;
   ratios: Record<string, { p50: Spread; p999: Spread }>; scenarios: Record<string, Record<string, { p50: Spread }>>;
   perBoot: { round: number; measured: string | null }[];
+  calibration: { scenario: string; position: number[]; says: string }[];
 }
 interface Movement { fs: string; scenario?: string; figure?: string; status: string }
 interface Ab {
@@ -32,14 +33,18 @@ function metrics(p50: number) {
   };
 }
 
-/** One boot's lab report where dontcache small-write p50 is `ratio` x buffered's (buffered p50 = 10 us). */
+/**
+ * One boot's lab report where dontcache's p50 is `ratio` x buffered's (buffered p50 = 10 us) and the inline-flush
+ * model's is 10x, in 3 trials: dontcache sits at log(ratio)/log(10) between buffered (0) and the model (1).
+ */
 function report(writeback: string, ratio: number) {
+  const mode = (name: string, p50: number) => ({
+    mode: name, implementation: name, status: 'ok', metrics: metrics(p50),
+    trials: [1, 2, 3].map(() => ({ syscallUs: { p50, p90: p50, p99: p50 * 3, p999: p50 * 10, max: p50 * 20 } })),
+  });
   const scenario = (name: string, r: number) => ({
     name, description: name, status: 'ok', params: { bytes: 1 },
-    modes: [
-      { mode: 'buffered', implementation: 'b', status: 'ok', metrics: metrics(10), trials: [] },
-      { mode: 'dontcache', implementation: 'd', status: 'ok', metrics: metrics(10 * r), trials: [] },
-    ],
+    modes: [mode('buffered', 10), mode('dontcache', 10 * r), mode('inline-model', 100)],
   });
   const scenarios = [scenario('small-write', ratio), scenario('rand-write', ratio)];
   const ratios = ['small-write', 'rand-write'].map((s) => ({ scenario: s, mode: 'dontcache', basis: 'syscall', p50: ratio, p999: ratio, throughput: 1 }));
@@ -78,15 +83,19 @@ describe('A/B summary', () => {
     expect(ab.abConclusion(s)).toMatch(/p50 fell as the change says in 4 of 4/);
   });
 
-  it('calls overlapping boots "blurred" and a ratio that does not fall "not seen", and leaves the verdict unclear in between', () => {
-    const blurred = [boot('old', 1, 'inline-flush', 2), boot('old', 2, 'inline-flush', 1.3), boot('new', 1, 'flusher-kick', 1.4), boot('new', 2, 'flusher-kick', 1.45)];
+  it('calls overlapping boots "blurred" and a ratio that does not fall "not seen"; the verdict is inconclusive when the trials straddle', () => {
+    // dontcache at 0.70 and 0.48 of the way to the model on the old kernel, 0.54 and 0.46 on the new one.
+    const blurred = [boot('old', 1, 'inline-flush', 5), boot('old', 2, 'inline-flush', 3), boot('new', 1, 'flusher-kick', 3.5), boot('new', 2, 'flusher-kick', 2.9)];
     const s = ab.summarizeAb({}, { boots: blurred, skipped: {}, rounds: 2, kernels: ['old', 'new'] });
     expect(s.movement.every((m) => m.status === 'blurred')).toBe(true);
-    expect(s.rows.find((r) => r.id === 'new')!.measured).toBeNull();
-    const reversed = [boot('old', 1, 'inline-flush', 1.2), boot('new', 1, 'flusher-kick', 1.6)];
+    expect(s.rows.find((r) => r.id === 'new')).toMatchObject({ measured: 'inconclusive', agrees: null });
+    expect(s.rows.find((r) => r.id === 'new')!.calibration[0].position.map((x) => +x.toFixed(2))).toEqual([0.54, 0.54, 0.54, 0.46, 0.46, 0.46]);
+    expect(ab.abConclusion(s)).toMatch(/new ext4: inconclusive \(expected flusher-kick, cannot tell\)/);
+    const reversed = [boot('old', 1, 'inline-flush', 2), boot('new', 1, 'flusher-kick', 5)];
     const t = ab.summarizeAb({}, { boots: reversed, skipped: {}, rounds: 1, kernels: ['old', 'new'] });
     expect(t.movement.every((m) => m.status === 'not seen')).toBe(true);
     expect(t.rows.find((r) => r.id === 'new')).toMatchObject({ measured: 'inline-flush', agrees: false });
+    expect(t.rows.find((r) => r.id === 'old')).toMatchObject({ measured: 'flusher-kick', agrees: false });
   });
 
   it('says what is missing when only one behaviour booted', () => {

@@ -91,3 +91,16 @@ describe('a partial run keeps the other kernels of the last report', () => {
     expect(s.find((k) => k.id === 'b')!.rows[0].checks).toEqual({ 'dontcache-write': 'pass', 'page-size': 'fail' });
   });
 });
+
+describe("CI's subset (npm run test:kernels:ci)", () => {
+  it('names kernels of kernels.json: one of each kind, the host among them', () => {
+    const ids = config.kernels.map((k: { id: string }) => k.id);
+    expect(config.ciKernels.filter((id: string) => !ids.includes(id))).toEqual([]);
+    expect(config.ciKernels).toContain('host');
+    const behaviours = new Set(config.ciKernels.flatMap((id: string) => {
+      const e = config.kernels.find((k: { id: string }) => k.id === id).expect;
+      return e === 'byRelease' ? [] : [e.ext4.writeback];
+    }));
+    expect([...behaviours].sort()).toEqual(['flusher-kick', 'inline-flush', 'unsupported']);
+  });
+});

@@ -1,11 +1,15 @@
 // The latency lab on real file systems, small profile: schema, percentiles, residency,
 // dirty growth and verdict. Never wall-clock time.
+import { readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runLab, LAB_REPORT_SCHEMA } from '../../src/lab';
 import { probe } from '../../src/probe';
 import type { LabReport } from '../../src/lab/report-types';
 import { testFs } from '../helpers/fs';
+import { cli, ensureCliBuilt } from '../helpers/cli';
+import { straceUnavailableReason } from '../helpers/faults';
 import { validateLabReport } from '../helpers/lab-schema';
 import { SMALL, expectPercentilesMonotone, metricsOf } from './helpers';
 
@@ -127,6 +131,55 @@ describe.skipIf(!testFs('ext4').dir)('threadpool-neighbour scenario', () => {
     // The small file goes with the run directory.
     expect((await import('node:fs')).readdirSync(dir).filter((n) => n.startsWith('.dontcache-lab.'))).toEqual([]);
   });
+});
+
+describe.skipIf(!testFs('ext4').dir)("the inline-flush model, the verdict's reference", () => {
+  const dir = testFs('ext4').dir!;
+  const MiB = 1024 * 1024;
+  beforeAll(ensureCliBuilt, 120_000);
+
+  it('runs only in the verdict scenarios, and the verdict places dontcache between it and buffered, trial by trial', async () => {
+    const report = await runLab({ dir, sizeBytes: 8 * MiB, trials: 3, warmup: false, scenarios: ['seq-write', 'small-write'], modes: ['buffered', 'dontcache', 'inline-model'] });
+    expect(validateLabReport(report)).toEqual([]);
+    const seq = report.scenarios.find((s) => s.name === 'seq-write')!.modes.find((m) => m.mode === 'inline-model')!;
+    expect(seq.status).toBe('skipped');
+    expect(seq.reason).toMatch(/a reference for the writeback verdict: runs in small-write and rand-write only/);
+    expect(report.verdict.notMeasured!.join()).not.toMatch(/inline-model/);
+    expect(report.verdict.ratios.map((r) => r.mode)).not.toContain('inline-model');
+    if (!report.probe?.dontcacheWrite) return void console.warn(`[latency tests] ${dir} refuses RWF_DONTCACHE: calibration not checked`);
+    const [c] = report.verdict.calibration!;
+    const p50s = (mode: string) => report.scenarios.find((s) => s.name === 'small-write')!.modes.find((m) => m.mode === mode)!.trials.map((t) => t.syscallUs!.p50);
+    expect(c).toMatchObject({ scenario: 'small-write', bufferedP50Us: p50s('buffered'), dontcacheP50Us: p50s('dontcache'), modelP50Us: p50s('inline-model') });
+    expect(c.modelP50Us).toHaveLength(3);
+    expect(['inline-flush', 'flusher-kick', 'inconclusive']).toContain(c.says);
+    expect(['inline-flush', 'flusher-kick', 'inconclusive']).toContain(report.verdict.measured);
+  });
+
+  it.skipIf(straceUnavailableReason())('submits writeback of exactly each range it wrote, right after writing it (strace)', async () => {
+    const traced = async (modes: string) => {
+      const out = path.join(os.tmpdir(), `dontcache-model-strace-${process.pid}-${modes}.txt`);
+      try {
+        const r = await cli(['bench', dir, '--scenarios', 'rand-write', '--modes', modes, '--size', '8M', '--trials', '1', '--no-warmup', '--quiet'],
+          { prefix: ['strace', '-f', '-qq', '-s', '0', '-o', out, '-e', 'trace=pwritev2,sync_file_range'] });
+        expect(r.code, r.stderr).toBe(0);
+        const lines = readFileSync(out, 'utf8').split('\n');
+        const match = (re: RegExp) => lines.map((l) => re.exec(l)).filter((m) => m !== null).map((m) => `${m[1]}@${m[2]}`);
+        // Call starts only: calls on other threads may split a line into "<unfinished ...>" and "resumed".
+        return {
+          writes: match(/^\d+ pwritev2\((\d+), \[.*?\], 1, (\d+), 0[) ]/),
+          submits: match(/^\d+ sync_file_range\((\d+), (\d+), 4096, SYNC_FILE_RANGE_WRITE[) ]/),
+        };
+      } finally {
+        rmSync(out, { force: true });
+      }
+    };
+    // rand-write at --size 8M: 1 MiB in 256 writes of 4 KiB.
+    const model = await traced('inline-model');
+    expect(model.submits).toHaveLength(256);
+    expect(new Set(model.submits).size).toBe(256);
+    for (const s of model.submits) expect(model.writes).toContain(s);
+    expect((await traced('buffered')).submits).toEqual([]);
+  }, 120_000);
 });
 
 describe('schema validator', () => {
