@@ -6,13 +6,13 @@
  */
 import fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import { performance } from 'node:perf_hooks';
 import { Writable, type Readable } from 'node:stream';
 import { fdatasync, pwritev2Callback, type CacheStat, type IoCallback } from './io';
 import { LatencyHistogram, type LatencySummary } from './latency';
 import { copyOptions, type CacheOption, type CacheStrategy, type FallbackEvent, type FallbackOption } from './stream-options';
 import { fallbackStrategy, ioFlags, mayRetryWithoutDontcache } from './cache-policy';
 import { skipBytes, writeThrough, type HandleLease, type StreamFile, type WriteStreamFsImplementation } from './stream-file';
+import { ChunkClock } from './chunk-clock';
 import {
   closeDescriptor, constructFileStream, destroyAfterIo, fileCacheState, fileOptions, fileStreamClass, initStreamFields, kIoDone, leaseHandle,
   type FileStreamConstructor, type StreamCallback, type StreamPath, type WithTypedEvents,
@@ -101,7 +101,7 @@ export interface WriteStreamStats {
   fallbacks: number;
   /** Time spent inside pwritev2 per native call (writer-side latency), microseconds. */
   syscallLatency: LatencySummary;
-  /** Time from `write()` to its callback, per chunk, microseconds. */
+  /** Time from `write()` until the chunk's bytes were written, per chunk, microseconds. */
   writeLatency: LatencySummary;
 }
 
@@ -179,6 +179,7 @@ export class DontcacheWriteStreamBase extends Writable {
   private counts!: { syscalls: number; batches: number; chunks: number; fallbacks: number };
   private syscallLatency!: LatencyHistogram;
   private writeLatency!: LatencyHistogram;
+  private chunkClock!: ChunkClock;
 
   declare readonly _writableState: { length: number; bufferedRequestCount: number };
 
@@ -247,11 +248,17 @@ export class DontcacheWriteStreamBase extends Writable {
       cb = encoding;
       encoding = undefined;
     }
-    const started = performance.now();
-    const accepted = super.write(chunk, encoding as BufferEncoding, (error?: Error | null) => {
-      if (!error) this.writeLatency.record((performance.now() - started) * 1000);
-      if (typeof cb === 'function') cb(error);
-    });
+    // Writable queues every chunk but those written after end() or destroy(), which it
+    // fails at once; a chunk it rejects by throwing (a wrong type) is taken back.
+    const queued = !this.destroyed && !this.writableEnded;
+    if (queued) this.chunkClock.queued();
+    let accepted: boolean;
+    try {
+      accepted = super.write(chunk, encoding as BufferEncoding, cb as StreamCallback);
+    } catch (error) {
+      if (queued) this.chunkClock.unqueue();
+      throw error;
+    }
     if (this.destroyed || this.writableEnded) return accepted;
     // highWaterMark bounds the bytes queued behind the batch being written (Writable
     // counts both, which would leave the disk idle while the producer refills), and
@@ -289,8 +296,12 @@ export class DontcacheWriteStreamBase extends Writable {
     this.writeChunks(chunks.map((c) => c.chunk), callback);
   }
 
-  private writeChunks(buffers: Buffer[], callback: StreamCallback): void {
+  private writeChunks(buffers: Buffer[], batchDone: StreamCallback): void {
     this.performingIO = true;
+    const callback: StreamCallback = (error) => {
+      this.chunkClock.landed(buffers.length, !error);
+      batchDone(error);
+    };
     const issue = (error: Error | null) => {
       if (error) this.ioDone(callback, error);
       else if (this.destroyed) this.ioDone(callback, destroyedError());
@@ -478,6 +489,7 @@ function initWriteStream(self: any, path: StreamPath, options: DontcacheWriteStr
   self.counts = { syscalls: 0, batches: 0, chunks: 0, fallbacks: 0 };
   self.syscallLatency = new LatencyHistogram();
   self.writeLatency = new LatencyHistogram();
+  self.chunkClock = new ChunkClock(self.writeLatency);
   opts.decodeStrings = true;
   opts.autoDestroy = file.autoDestroy;
   if (opts.highWaterMark == null) opts.highWaterMark = DEFAULT_WRITE_HIGH_WATER_MARK;

@@ -306,6 +306,43 @@ describe('stream contract (temp dir)', () => {
     await closed;
   });
 
+  it('writeLatency counts the chunks written: not one refused by a TypeError, nor those of a failed write, nor one after the error', async () => {
+    const file = tempPath(dir());
+    let calls = 0;
+    // The third native write fails: its chunks are not written, and neither is anything after it.
+    const failing = {
+      ...fs,
+      open: fs.open,
+      close: fs.close,
+      write: (...args: any[]) => {
+        const cb = args[args.length - 1];
+        if (++calls === 3) process.nextTick(cb, Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO', errno: -5, syscall: 'write' }));
+        else Reflect.apply(fs.write, fs, args);
+      },
+      writev: undefined,
+    };
+    const stream = createDontcacheWriteStream(file, { fs: failing as any, highWaterMark: 4 });
+    const closed = closeOf(stream);
+    const failure = new Promise<Error>((resolve) => stream.on('error', resolve));
+    const outcomes: Array<Error | null | undefined> = [];
+    const write = (chunk: unknown) =>
+      new Promise<void>((resolve) => stream.write(chunk as Buffer, (error) => resolve(void outcomes.push(error))));
+    const first = write(Buffer.from('one'));
+    expect(() => stream.write(42 as unknown as Buffer)).toThrow(TypeError);
+    await first;
+    await write(Buffer.from('two'));
+    void write(Buffer.from('three'));
+    void write(Buffer.from('four'));
+    expect(await failure).toMatchObject({ code: 'EIO' });
+    await write(Buffer.from('five'));
+    await closed;
+    expect(fs.readFileSync(file, 'utf8')).toBe('onetwo');
+    expect(outcomes.filter((e) => !e)).toHaveLength(2);
+    expect(outcomes).toHaveLength(5);
+    expect(stream.stats.writeLatency.count).toBe(2);
+    expect(stream.stats.chunks).toBeGreaterThan(stream.stats.writeLatency.count);
+  });
+
   it('errors on open: ENOENT with the path, no open event, close emitted', async () => {
     const file = path.join(dir(), 'no-such-dir', 'file');
     const stream = createDontcacheWriteStream(file);

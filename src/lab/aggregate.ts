@@ -3,6 +3,7 @@ import type { LatencySummary } from '../latency';
 import type { LabLatency, LabModeMetrics, LabPercentiles, LabStat, LabTrial } from './report-types';
 import type { LatencyOutcome } from './job-types';
 import type { TrialOutcome } from './trial';
+import { READ_NEIGHBOUR_ROLE } from './threadpool-neighbour';
 
 const MiB = 1024 * 1024;
 
@@ -36,7 +37,14 @@ export function toLabTrial(outcome: TrialOutcome, neighbourRole?: string): LabTr
     peakCachedMiB: outcome.memory.cached / MiB,
   };
   const c = outcome.companion;
-  if (c && neighbourRole) {
+  const reads = m.readNeighbour;
+  if (reads) {
+    trial.neighbour = {
+      role: READ_NEIGHBOUR_ROLE,
+      throughputMBps: reads.elapsedNs > 0 ? reads.bytes / 1e6 / (reads.elapsedNs / 1e9) : 0,
+      syscallUs: percentiles(reads.latency.summary),
+    };
+  } else if (c && neighbourRole) {
     trial.neighbour = {
       role: neighbourRole,
       throughputMBps: c.elapsedNs > 0 ? c.bytes / 1e6 / (c.elapsedNs / 1e9) : 0,

@@ -22,6 +22,8 @@ export interface WriterJob {
   /** Leave the files in place at the end (the preallocated rand-write file, reused by every trial). */
   keepFiles: boolean;
   windowBytes: number;
+  /** Path of a small file to read in a loop while writing (threadpool-neighbour scenario). */
+  readNeighbour?: string;
 }
 
 /** A churner: creates, fills (buffered) and deletes temporary files until told to stop. */
@@ -57,6 +59,17 @@ export interface WriterOutcome {
   writtenPages: number;
   /** What the write stream used (auto mode). */
   strategy?: string;
+  /** The in-process read loop, where the job has one. */
+  readNeighbour?: ReadNeighbourOutcome;
+}
+
+/** What the in-process read loop (threadpool-neighbour) did while the writer wrote. */
+export interface ReadNeighbourOutcome {
+  reads: number;
+  bytes: number;
+  elapsedNs: number;
+  /** Latency of one readFile call, µs. */
+  latency: LatencyOutcome;
 }
 
 export interface ChurnOutcome {

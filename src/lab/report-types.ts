@@ -7,7 +7,7 @@
 /** Bumped when a field is removed or changes meaning. */
 export const LAB_REPORT_VERSION = 1;
 
-export const SCENARIO_NAMES = ['seq-write', 'small-write', 'rand-write', 'stream', 'many-files', 'noisy-neighbour', 'temp-file', 'memcg', 'sustained'] as const;
+export const SCENARIO_NAMES = ['seq-write', 'small-write', 'rand-write', 'stream', 'many-files', 'noisy-neighbour', 'temp-file', 'memcg', 'sustained', 'threadpool-neighbour'] as const;
 export type ScenarioName = (typeof SCENARIO_NAMES)[number];
 
 /** What runs without `scenarios`: all but `sustained` (sized past the dirty limits: minutes; `--sustained` adds it). */

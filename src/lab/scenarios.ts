@@ -8,6 +8,7 @@ import { memcgUnavailableReason } from './memcg';
 import { REFERENCE_MODES, VERDICT_SCENARIOS, type ModeName, type ScenarioName } from './report-types';
 import type { TrialPlan } from './trial';
 import type { WriterApi, WriterJob } from './job-types';
+import { THREADPOOL_NEIGHBOUR } from './threadpool-neighbour';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -202,6 +203,7 @@ export const SCENARIOS: readonly Scenario[] = ([
     }),
     plan: (mode, dir, p) => ({ main: writer(mode, [file(dir, `sustained-${mode}`)], sustainedOf(p).bytes, MiB, p) }),
   },
+  THREADPOOL_NEIGHBOUR,
 ] satisfies Scenario[]).map(withReferences);
 
 function sustainedOf(p: LabProfile): NonNullable<LabProfile['sustained']> {

@@ -14,6 +14,7 @@ import { systemError } from '../errors';
 import { WritebackWindow } from '../writeback-window';
 import { settleRange } from '../page-ranges';
 import { openLabStream } from './stream-adapter';
+import { startReadNeighbour } from './read-neighbour';
 import { PLOT_FRACTIONS, type LatencyOutcome, type WriterJob, type WriterOutcome } from './job-types';
 
 const PAGE = constants.PAGE_SIZE;
@@ -212,11 +213,13 @@ export async function prepareWriter(job: WriterJob): Promise<PreparedWriter> {
       const loop = monitorEventLoopDelay({ resolution: 10 });
       loop.enable();
       const cpu = process.cpuUsage();
+      const neighbour = job.readNeighbour ? startReadNeighbour(job.readNeighbour) : undefined;
       const start = process.hrtime.bigint();
       await Promise.all(writers.map((_, i) => writeFile(i)));
       const elapsedNs = Number(process.hrtime.bigint() - start);
       const cpuUsed = process.cpuUsage(cpu);
       loop.disable();
+      const reads = await neighbour?.stop();
       let syncNs = 0;
       let residentPages = 0;
       for (const writer of writers) {
@@ -236,6 +239,7 @@ export async function prepareWriter(job: WriterJob): Promise<PreparedWriter> {
         residentPages,
         writtenPages: Math.ceil(written / PAGE),
         strategy: writers[0].strategy?.(),
+        readNeighbour: reads && { ...reads, latency: latencyOutcome(reads.latency) },
       };
     },
     cleanup() {

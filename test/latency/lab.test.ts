@@ -109,6 +109,30 @@ describe.skipIf(!testFs('ext4').dir)('sustained scenario and what was not measur
   });
 });
 
+describe.skipIf(!testFs('ext4').dir)('threadpool-neighbour scenario', () => {
+  it('reads the small file in a loop while each stream writes, and reports it as the neighbour', async () => {
+    const dir = testFs('ext4').dir!;
+    const report = await runLab({ ...SMALL, sizeBytes: 32 * 1024 * 1024, dir, scenarios: ['threadpool-neighbour'], modes: ['buffered', 'dontcache', 'direct'] });
+    expect(validateLabReport(report)).toEqual([]);
+    const s = report.scenarios.find((x) => x.name === 'threadpool-neighbour')!;
+    expect(s.params).toMatchObject({ blockSize: 1024 * 1024, bytes: 32 * 1024 * 1024 });
+    expect(s.modes.find((m) => m.mode === 'direct')).toMatchObject({ status: 'skipped' });
+    for (const mode of ['buffered', 'dontcache'] as const) {
+      const m = s.modes.find((x) => x.mode === mode)!;
+      expect(m.implementation).toMatch(mode === 'buffered' ? /fs\.createWriteStream/ : /DontcacheWriteStream/);
+      const neighbour = m.trials[0].neighbour!;
+      expect(neighbour.role).toMatch(/readFile/);
+      expect(neighbour.throughputMBps).toBeGreaterThan(0);
+      expect(neighbour.syscallUs!.p99).toBeGreaterThanOrEqual(neighbour.syscallUs!.p50);
+      expect(neighbour.syscallUs!.p50).toBeGreaterThan(0);
+      expect(m.metrics!.neighbourThroughputMBps!.median).toBeGreaterThan(0);
+    }
+    expect(metricsOf(report, 'threadpool-neighbour', 'dontcache').residencyPct.median).toBeLessThanOrEqual(1);
+    // The small file goes with the run directory.
+    expect((await import('node:fs')).readdirSync(dir).filter((n) => n.startsWith('.dontcache-lab.'))).toEqual([]);
+  });
+});
+
 describe.skipIf(!testFs('ext4').dir)("the inline-flush model, the verdict's reference", () => {
   const dir = testFs('ext4').dir!;
   const MiB = 1024 * 1024;
