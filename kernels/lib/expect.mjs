@@ -36,7 +36,15 @@ export function judge(check, result, exp, all = []) {
       break;
     case 'dontcache-write': want(o === (exp.dontcacheWrite ? 'accepted' : 'refused'), `RWF_DONTCACHE ${o}, expected ${exp.dontcacheWrite ? 'accepted' : 'refused'}`); break;
     case 'cachestat': want(o === (exp.cachestat ? 'available' : 'ENOSYS'), `cachestat ${o}, expected ${exp.cachestat ? 'available' : 'ENOSYS'}`); break;
-    case 'writeback-after-dontcache': want(o === exp.writeback, `writeback looks like ${o}, expected ${exp.writeback}`); break;
+    case 'writeback-after-dontcache':
+      // One-sided evidence: a write seen dirty after it returned proves the flusher kick, but none seen dirty
+      // (reported as 'inline-flush') fits both, since a flusher on an idle vCPU can write every page back before
+      // cachestat looks (arm64 XFS guest, quiet host: 0 of 16 dirty). The probe and the lab verdict decide there.
+      if (o === 'inline-flush' && exp.writeback === 'flusher-kick') {
+        return { verdict: 'skip', message: 'no write was seen dirty: the flusher was faster than the check, which then cannot tell' };
+      }
+      want(o === exp.writeback, `writeback looks like ${o}, expected ${exp.writeback}`);
+      break;
     case 'tracefs-dontcache-reason': want(o === exp.tracefsDontcache, `tracefs dontcache reason ${o}, expected ${exp.tracefsDontcache}`); break;
     case 'byte-exact': want(o === 'match', `content ${o}`); break;
     case 'probe':

@@ -1,4 +1,4 @@
-// The matrix's lab-verdict check (kernels/lib/expect.mjs), from given guest results, no qemu: with the flag
+// The matrix's lab-verdict and writeback-after-dontcache checks (kernels/lib/expect.mjs), from given guest results, no qemu: with the flag
 // the lab must have figures to judge; a behaviour it decides must be the expected one; inconclusive passes.
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -31,5 +31,20 @@ describe('lab-verdict check', () => {
   it('needs no figures where the flag is refused', () => {
     const refused = { ...result('unsupported', true), observed: { verdict: 'unsupported', measured: 'unsupported', agrees: true } };
     expect(judge('lab-verdict', refused, { dontcacheWrite: false, writeback: 'unsupported' }, []).verdict).toBe('pass');
+  });
+});
+
+describe('writeback-after-dontcache check', () => {
+  const seen = (observed: string, mostlyDirty: number) => ({ fs: 'xfs', check: 'writeback-after-dontcache', status: 'pass', observed, detail: { writes: 16, mostlyDirty } });
+  const inline = { dontcacheWrite: true, writeback: 'inline-flush' };
+
+  it('a write seen dirty proves the flusher kick: right where expected, wrong on an inline-flush kernel', () => {
+    expect(judge('writeback-after-dontcache', seen('flusher-kick', 3), kick, []).verdict).toBe('pass');
+    expect(judge('writeback-after-dontcache', seen('flusher-kick', 3), inline, []).verdict).toBe('fail');
+  });
+
+  it('none seen dirty fits both: passes where inline flush is expected, tells nothing where the kick is', () => {
+    expect(judge('writeback-after-dontcache', seen('inline-flush', 0), inline, []).verdict).toBe('pass');
+    expect(judge('writeback-after-dontcache', seen('inline-flush', 0), kick, [])).toMatchObject({ verdict: 'skip', message: expect.stringMatching(/cannot tell/) });
   });
 });
