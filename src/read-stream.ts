@@ -20,6 +20,7 @@ import {
   type FileStreamConstructor, type StreamCallback, type StreamPath, type WithTypedEvents,
 } from './stream-lifecycle';
 import { outOfRange, validateInteger } from './validate';
+import { kReadBuffers, type BufferPool } from './buffer-pool';
 
 /** Default `highWaterMark` of the read stream: 64 KiB, as fs.ReadStream. */
 export const DEFAULT_READ_HIGH_WATER_MARK = 64 * 1024;
@@ -112,6 +113,8 @@ export class DontcacheReadStreamBase extends Readable {
   private dropStart!: number;
   private dropEnd!: number;
   private dropping!: Promise<void> | null;
+  /** Internal: read into buffers of this pool, pushed without a copy (see BufferPool). */
+  [kReadBuffers]?: BufferPool;
 
   private constructor() {
     super();
@@ -157,7 +160,8 @@ export class DontcacheReadStreamBase extends Readable {
       return;
     }
     this.performingIO = true;
-    this.readInto(Buffer.allocUnsafeSlow(want), ioFlags(this.strategy));
+    const pool = this[kReadBuffers];
+    this.readInto(pool ? pool.take(want) : Buffer.allocUnsafeSlow(want), ioFlags(this.strategy));
   }
 
   private readInto(buffer: Buffer, flags: number): void {
@@ -188,8 +192,9 @@ export class DontcacheReadStreamBase extends Readable {
       if (this.pos !== -1) this.pos += bytes;
       if (this.strategy === 'writeback') this.dropBehind(offset, bytes);
       // A short read is copied (as fs.ReadStream does) so that it does not keep the
-      // whole read buffer alive.
-      this.push(bytes === buffer.length ? buffer : copyOf(buffer, bytes));
+      // whole read buffer alive; a pool's buffer goes back whole anyway.
+      if (bytes === buffer.length) this.push(buffer);
+      else this.push(this[kReadBuffers] ? buffer.subarray(0, bytes) : copyOf(buffer, bytes));
     });
   }
 

@@ -81,35 +81,55 @@ export class ExtentWriter {
     return current > 0 ? this.streamStart + current : this.finishedEnd;
   }
 
-  /** Takes the next chunk of the source; resolves when the writer may take another. */
-  async write(chunk: Buffer): Promise<void> {
+  /**
+   * Takes the next chunk of the source; resolves when the writer may take another.
+   * `released` is called once no write of the chunk's memory is pending any more (also
+   * when a write failed); not at all when the writer stops before writing it.
+   */
+  async write(chunk: Buffer, released?: () => void): Promise<void> {
+    // One count per stream write of the chunk's bytes, plus one for this call.
+    let pending = 1;
+    const done = released && (() => --pending === 0 && released());
+    const writeData = (offset: number, data: Buffer) => {
+      if (done) pending++;
+      return this.writeData(offset, data, done);
+    };
+    try {
+      await this.take(chunk, writeData);
+    } finally {
+      done?.();
+    }
+  }
+
+  private async take(chunk: Buffer, writeData: (offset: number, data: Buffer) => Promise<void>): Promise<void> {
     const block = this.options.holeBlock;
     if (block === 0) {
-      await this.writeData(this.position, chunk);
+      await writeData(this.position, chunk);
       this.position += chunk.length;
       return;
     }
     // Only whole aligned blocks can be holes: a chunk that ends inside a block (a pipe
-    // gives any sizes) leaves that part for the next chunk.
+    // gives any sizes) leaves that part for the next chunk, in memory of its own (the
+    // chunk's may be reused once its writes are done).
     const whole = this.tail ? Buffer.concat([this.tail, chunk]) : chunk;
     const cut = Math.floor((this.position + whole.length) / block) * block - this.position;
-    this.tail = cut < whole.length ? whole.subarray(cut) : null;
+    this.tail = cut < whole.length ? Buffer.from(whole.subarray(cut)) : null;
     let runStart = 0;
     let runIsHole = false;
     for (let at = 0; at < cut; at += block) {
       const hole = allZero(whole, at, at + block);
       if (at > runStart && hole !== runIsHole) {
-        await this.run(whole, runStart, at, runIsHole);
+        await this.run(whole, runStart, at, runIsHole, writeData);
         runStart = at;
       }
       runIsHole = hole;
     }
-    if (cut > runStart) await this.run(whole, runStart, cut, runIsHole);
+    if (cut > runStart) await this.run(whole, runStart, cut, runIsHole, writeData);
   }
 
-  private async run(chunk: Buffer, start: number, end: number, hole: boolean): Promise<void> {
+  private async run(chunk: Buffer, start: number, end: number, hole: boolean, writeData = this.writeData.bind(this)): Promise<void> {
     if (hole) this.holeBytes += end - start;
-    else await this.writeData(this.position, chunk.subarray(start, end));
+    else await writeData(this.position, chunk.subarray(start, end));
     this.position += end - start;
   }
 
@@ -145,7 +165,7 @@ export class ExtentWriter {
     if (this.options.holeBlock > 0) await ftruncate(this.fd, this.landedEnd);
   }
 
-  private async writeData(offset: number, data: Buffer): Promise<void> {
+  private async writeData(offset: number, data: Buffer, written?: () => void): Promise<void> {
     if (!this.stream || offset !== this.streamEnd) {
       await this.finishStream();
       this.openStream(offset);
@@ -153,7 +173,7 @@ export class ExtentWriter {
     const stream = this.stream as DontcacheWriteStream;
     this.streamEnd += data.length;
     if (stream.errored) throw stream.errored;
-    if (!stream.write(data)) {
+    if (!stream.write(data, written)) {
       if (stream.errored) throw stream.errored;
       await once(stream, 'drain', { signal: this.options.signal });
     }

@@ -9,6 +9,7 @@ import { fadvise } from '../io';
 import { pageCacheState } from '../page-cache';
 import { createDontcacheReadStream } from '../read-stream';
 import { KEEP_DESCRIPTOR_OPEN } from '../stream-file';
+import { BufferPool, kReadBuffers } from '../buffer-pool';
 import type { CacheOption, CacheStrategy, FallbackEvent } from '../stream-options';
 import { choice, EXIT, type OptionSpec, type ParsedArgs, UsageError } from './args';
 import {
@@ -100,10 +101,12 @@ export interface TransferRecord {
  * FIFO or a device is read at its position, where pread would be ESPIPE), and a getter
  * of its strategy for the record.
  */
-export function fileReader(fd: number, cache: CacheOption): Pick<TransferSource, 'stream' | 'strategy'> {
+export function fileReader(fd: number, cache: CacheOption): Pick<TransferSource, 'stream' | 'strategy' | 'buffers'> {
   // The caller closes fd (after measuring residency): destroy() must not.
   const stream = createDontcacheReadStream(undefined, { fd, autoClose: false, fs: KEEP_DESCRIPTOR_OPEN, highWaterMark: READ_SIZE, cache });
-  return { stream, strategy: () => (stream.stats.strategy === 'pending' ? null : stream.stats.strategy) };
+  const buffers = new BufferPool(READ_SIZE);
+  stream[kReadBuffers] = buffers;
+  return { stream, buffers, strategy: () => (stream.stats.strategy === 'pending' ? null : stream.stats.strategy) };
 }
 
 /** Where the bytes come from. The transfer destroys `stream` when done; `close` follows. */
@@ -115,6 +118,8 @@ export interface TransferSource {
   size: number | null;
   /** A descriptor of a regular file, to measure its residency; null otherwise. */
   fd: number | null;
+  /** Where the stream's chunks come from, to give each back once written; none: new memory. */
+  buffers?: BufferPool;
   /** The read stream's strategy, when it is one of ours. */
   strategy(): CacheStrategy | null;
   /** Rejects when the source changed while it was read (regular files). */
@@ -269,7 +274,10 @@ export async function runTransfer(
     if (holes && source.size !== null) await writer.presize(source.size);
     const w = writer;
     progress.start(source.label === '-' ? job.dest : source.label, source.size, () => w.position);
-    for await (const chunk of chunksUntilAborted(source.stream, signal)) await writer.write(chunk);
+    const buffers = source.buffers;
+    for await (const chunk of chunksUntilAborted(source.stream, signal)) {
+      await writer.write(chunk, buffers && (() => buffers.release(chunk)));
+    }
     await writer.end();
     await source.verify?.();
     await finishDestination(dest, { preserve: dest.regular ? job.preserve : undefined, fsync: settings.fsync });
