@@ -12,8 +12,11 @@
 //
 //   npm run compile:ts && npm run bench:stream -- [--size 2G] [--chunks 16K,64K,1M]
 //     [--trials 5] [--modes auto,dontcache,writeback,buffered] [--dir .] [--hwm 1M]
-//     [--neighbours on|off]
+//     [--neighbours on|off] [--loops on|off]
 //
+// With the ceiling come two Node loops making the same calls one at a time
+// (bench/loops.js): pwritev2Sync on the main thread, and await pwritev2 through the
+// threadpool. Between them is the price of the threadpool trip each stream write pays.
 // The producer writes from a ring of buffers filled once, each reused once the stream
 // called back for it (as a producer that fills its own buffers does): a fresh
 // Buffer.allocUnsafe per chunk would make every write fault its pages in, inside the
@@ -30,11 +33,12 @@ const { LatencyHistogram } = require('../dist/latency');
 const { cachestatSync } = require('../dist/io');
 const { benchArgs, dirtyBytes, median, parseSize } = require('./common');
 const { buildCeiling, runCeiling } = require('./ceiling');
+const { LOOPS, runNodeLoop } = require('./loops');
 const { startNeighbours } = require('./neighbour');
 const { constants } = require('../dist/constants');
 
 function parseArgs() {
-  const values = benchArgs('bench:stream [--size 2G] [--chunks 16K,64K,1M] [--trials 5] [--modes auto,dontcache,writeback,buffered] [--dir .] [--hwm 1M] [--neighbours on|off]', {
+  const values = benchArgs('bench:stream [--size 2G] [--chunks 16K,64K,1M] [--trials 5] [--modes auto,dontcache,writeback,buffered] [--dir .] [--hwm 1M] [--neighbours on|off] [--loops on|off]', {
     size: process.env.DONTCACHE_BENCH_SIZE || '2G',
     chunks: '16K,64K,1M',
     trials: process.env.DONTCACHE_BENCH_TRIALS || 5,
@@ -42,6 +46,7 @@ function parseArgs() {
     dir: process.env.DONTCACHE_BENCH_DIR || '.',
     hwm: undefined,
     neighbours: 'on',
+    loops: 'on',
   });
   return {
     size: parseSize(values.size, 'size'),
@@ -51,6 +56,7 @@ function parseArgs() {
     chunkSizes: values.chunks.split(',').map((chunk) => parseSize(chunk, 'chunks')),
     variants: ['node', ...values.modes.split(',').filter(Boolean)],
     neighbours: values.neighbours,
+    loops: values.loops,
   };
 }
 
@@ -177,7 +183,7 @@ function fmtSize(bytes) {
   return bytes >= 2 ** 20 ? `${bytes / 2 ** 20} MiB` : `${bytes / 1024} KiB`;
 }
 
-const NAMES = { node: 'fs.createWriteStream', ceiling: 'C pwritev2 loop' };
+const NAMES = { node: 'fs.createWriteStream', ceiling: 'C pwritev2 loop', ...LOOPS };
 const nameOf = (variant) => NAMES[variant] ?? `cache: '${variant}'`;
 
 /** "median (min-max)" of `values`, each shown with `digits` decimals. */
@@ -198,6 +204,7 @@ async function measure(variant, chunk, ctx, neighbours) {
   warmMemory(ctx.file, ctx.size);
   await settle(ctx.baseline);
   if (variant === 'ceiling') return runCeiling(ctx.ceiling.binary, ctx.file, ctx.size, chunk, constants.RWF_DONTCACHE);
+  if (LOOPS[variant]) return runNodeLoop(variant, ctx.file, ctx.size, chunk, constants.RWF_DONTCACHE);
   return runOne(variant, ctx.file, ctx.size, chunk, ctx.hwm, ctx.rings.get(chunk), neighbours);
 }
 
@@ -233,9 +240,9 @@ function printThroughput(results, ctx) {
       const m = (field) => median(runs.map((r) => r[field]));
       const toC = ceiling ? spread(ratios(runs, ceiling, 'mbps'), 2) : '-';
       const toFs = spread(ratios(runs, node, 'mbps'), 2);
-      if (variant === 'ceiling') {
-        // The loop's own p99.9 per call: the floor of any stream's write-callback tail.
-        console.log(`| ${fmtSize(chunk)} | ${nameOf(variant)} | RWF_DONTCACHE | ${spread(runs.map((r) => r.mbps))} | 1 | ${toFs} | - | - | ` +
+      if (variant === 'ceiling' || LOOPS[variant]) {
+        // A loop's own p99.9 per call: the floor of any stream's write-callback tail.
+        console.log(`| ${fmtSize(chunk)} | ${nameOf(variant)} | RWF_DONTCACHE | ${spread(runs.map((r) => r.mbps))} | ${variant === 'ceiling' ? '1' : toC} | ${toFs} | - | - | ` +
           `${spread(runs.map((r) => r.callP999Ms), 2)} (one call) | - |`);
         continue;
       }
@@ -291,7 +298,7 @@ async function main() {
   if (ceiling.binary) {
     try {
       runCeiling(ceiling.binary, file, warm, 1 << 20, constants.RWF_DONTCACHE);
-      ctx.variants = ['ceiling', ...opts.variants];
+      ctx.variants = ['ceiling', ...(opts.loops === 'on' ? Object.keys(LOOPS) : []), ...opts.variants];
     } catch (error) {
       // EOPNOTSUPP: this file system (or kernel) refuses the flag; there is no ceiling to compare with.
       console.log(`# C ceiling skipped: ${error.message}`);

@@ -48,3 +48,25 @@ describe('bench C ceiling', () => {
     );
   });
 });
+
+describe('bench Node loops (the same calls as the C loop, from Node)', () => {
+  const { LOOPS, runNodeLoop } = require('../bench/loops.js') as {
+    LOOPS: Record<string, string>;
+    runNodeLoop(kind: string, file: string, size: number, chunk: number, flags: number): Promise<{ mbps: number; callP999Ms: number }>;
+  };
+  const ext4 = testFs('ext4');
+
+  it.skipIf(!ext4.dir)('each writes exactly the bytes asked, short last call included', async () => {
+    expect(Object.keys(LOOPS)).toEqual(['sync-loop', 'async-loop']);
+    for (const kind of Object.keys(LOOPS)) {
+      const file = tempPath(ext4.dir!);
+      const size = 2 * 1024 * 1024 + 999;
+      const r = await runNodeLoop(kind, file, size, 1024 * 1024, constants.RWF_DONTCACHE);
+      expect(r.mbps).toBeGreaterThan(0);
+      expect(r.callP999Ms).toBeGreaterThan(0);
+      const data = fs.readFileSync(file);
+      expect(data.length, kind).toBe(size);
+      expect(data.every((b) => b === 0x5a), kind).toBe(true);
+    }
+  });
+});
