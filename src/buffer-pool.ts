@@ -35,5 +35,8 @@ export class BufferPool {
   }
 }
 
-/** Where a read stream takes its read buffers from, when not from new memory (internal). */
-export const kReadBuffers = Symbol('dontcache.readBuffers');
+/**
+ * The pool a read stream reads into, pushing its chunks without a copy, when it has one
+ * (internal: set by `dontcache cp`, not part of the stream's public shape).
+ */
+export const readBuffersOf = new WeakMap<object, BufferPool>();

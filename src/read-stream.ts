@@ -20,7 +20,7 @@ import {
   type FileStreamConstructor, type StreamCallback, type StreamPath, type WithTypedEvents,
 } from './stream-lifecycle';
 import { outOfRange, validateInteger } from './validate';
-import { kReadBuffers, type BufferPool } from './buffer-pool';
+import { readBuffersOf } from './buffer-pool';
 
 /** Default `highWaterMark` of the read stream: 64 KiB, as fs.ReadStream. */
 export const DEFAULT_READ_HIGH_WATER_MARK = 64 * 1024;
@@ -113,8 +113,6 @@ export class DontcacheReadStreamBase extends Readable {
   private dropStart!: number;
   private dropEnd!: number;
   private dropping!: Promise<void> | null;
-  /** Internal: read into buffers of this pool, pushed without a copy (see BufferPool). */
-  [kReadBuffers]?: BufferPool;
 
   private constructor() {
     super();
@@ -160,7 +158,7 @@ export class DontcacheReadStreamBase extends Readable {
       return;
     }
     this.performingIO = true;
-    const pool = this[kReadBuffers];
+    const pool = readBuffersOf.get(this);
     this.readInto(pool ? pool.take(want) : Buffer.allocUnsafeSlow(want), ioFlags(this.strategy));
   }
 
@@ -194,7 +192,7 @@ export class DontcacheReadStreamBase extends Readable {
       // A short read is copied (as fs.ReadStream does) so that it does not keep the
       // whole read buffer alive; a pool's buffer goes back whole anyway.
       if (bytes === buffer.length) this.push(buffer);
-      else this.push(this[kReadBuffers] ? buffer.subarray(0, bytes) : copyOf(buffer, bytes));
+      else this.push(readBuffersOf.has(this) ? buffer.subarray(0, bytes) : copyOf(buffer, bytes));
     });
   }
 

@@ -9,7 +9,7 @@ import { fadvise } from '../io';
 import { pageCacheState } from '../page-cache';
 import { createDontcacheReadStream } from '../read-stream';
 import { KEEP_DESCRIPTOR_OPEN } from '../stream-file';
-import { BufferPool, kReadBuffers } from '../buffer-pool';
+import { BufferPool, readBuffersOf } from '../buffer-pool';
 import type { CacheOption, CacheStrategy, FallbackEvent } from '../stream-options';
 import { choice, EXIT, type OptionSpec, type ParsedArgs, UsageError } from './args';
 import {
@@ -105,7 +105,7 @@ export function fileReader(fd: number, cache: CacheOption): Pick<TransferSource,
   // The caller closes fd (after measuring residency): destroy() must not.
   const stream = createDontcacheReadStream(undefined, { fd, autoClose: false, fs: KEEP_DESCRIPTOR_OPEN, highWaterMark: READ_SIZE, cache });
   const buffers = new BufferPool(READ_SIZE);
-  stream[kReadBuffers] = buffers;
+  readBuffersOf.set(stream, buffers);
   return { stream, buffers, strategy: () => (stream.stats.strategy === 'pending' ? null : stream.stats.strategy) };
 }
 
