@@ -25,7 +25,7 @@ const skip = process.getuid?.() !== 0 ? 'needs root (to run children as another 
 if (skip) console.warn(`[non-root] skipping: ${skip}`);
 
 /**
- * The child: loads the package as root, drops to `uid` (no supplementary groups), then
+ * The child: loads the package (and the CLI command it runs) as root, drops to `uid` (no supplementary groups), then
  * either runs the CLI's main() on `cli` (its exit code is the child's) or calls
  * pageCacheState/dropCache per `calls` and prints the outcomes.
  */
@@ -35,6 +35,10 @@ const [dist, uid, json] = process.argv.slice(1);
 const job = JSON.parse(json);
 const dontcache = require(dist + '/index.js');
 const { main } = require(dist + '/cli.js');
+// The CLI loads each command's module when it runs: load it now, as cli.js will ask for
+// it (so Node's resolution cache has the answer), while the package's directory is still
+// readable (a clone under a 0700 mktemp directory is not, for nobody).
+if (job.cli) require('module').createRequire(dist + '/cli.js')('./cli/' + job.cli[0]);
 process.setgroups([]);
 process.setgid(Number(uid));
 process.setuid(Number(uid));
