@@ -553,7 +553,7 @@ describe.skipIf(!ext4.dir)('dontcache write', () => {
     expect(r.code).toBe(0);
     const cached = await cachedBytes(dest);
     const s = summary(r).files[0];
-    expect(s).toMatchObject({ source: '-', dest, status: 'copied', bytes: data.length, strategy: { read: null, write: 'dontcache' } });
+    expect(s).toMatchObject({ source: '-', dest, status: 'copied', bytes: data.length, strategy: { read: 'buffered', write: 'dontcache' } });
     expect(s.residency.source.before).toBeNull();
     expect(cached).toBeLessThanOrEqual(0.01 * data.length);
     expect(fs.readFileSync(dest).equals(data)).toBe(true);
@@ -640,11 +640,14 @@ describe.skipIf(!ext4.dir)('dontcache write', () => {
 // the copy ran at a fifth of its speed on this VM. cp hands its read buffers round.
 describe.skipIf(!ext4.dir)('dontcache cp: memory', () => {
   const REPORT_FAULTS = path.join(__dirname, 'fixtures', 'report-faults.cjs');
+  const env = { NODE_OPTIONS: `--require ${REPORT_FAULTS}` };
+  const faultsOf = (r: CliRun): number => {
+    expect(r.code, r.stderr).toBe(0);
+    return Number(/minor-page-faults (\d+)/.exec(r.stderr)?.[1]);
+  };
   async function faultsOfCopy(bytes: number): Promise<number> {
     const src = await coldFile(work(), bytes, `faults-${bytes}`);
-    const r = await cli(['cp', src, tempPath(work(), 'dest')], { env: { NODE_OPTIONS: `--require ${REPORT_FAULTS}` } });
-    expect(r.code).toBe(0);
-    return Number(/minor-page-faults (\d+)/.exec(r.stderr)?.[1]);
+    return faultsOf(await cli(['cp', src, tempPath(work(), 'dest')], { env }));
   }
 
   it('reuses its read buffers: copying 64 MiB faults in far fewer pages than it copies', async () => {
@@ -653,6 +656,15 @@ describe.skipIf(!ext4.dir)('dontcache cp: memory', () => {
     const pages = (64 * MiB) / constants.PAGE_SIZE;
     // Fresh buffers fault in every page once (+16384 here, with 4 KiB pages); reused, a few hundred.
     expect(big - base, `${big} faults copying 64 MiB, ${base} copying 1 MiB`).toBeLessThan(pages / 4);
+  });
+
+  it('write reads a pipe into reused buffers too (process.stdin would give a new buffer per read)', async () => {
+    const data = randomFillSync(Buffer.alloc(64 * MiB));
+    const base = faultsOf(await cli(['write', tempPath(work(), 'small')], { env, input: data.subarray(0, MiB) }));
+    const dest = tempPath(work(), 'dest');
+    const big = faultsOf(await cli(['write', dest], { env, input: data }));
+    expect(fs.readFileSync(dest).equals(data)).toBe(true);
+    expect(big - base, `${big} faults writing 64 MiB from a pipe, ${base} writing 1 MiB`).toBeLessThan((64 * MiB) / constants.PAGE_SIZE / 4);
   });
 });
 

@@ -1,6 +1,7 @@
 // `dontcache write DEST`: standard input into DEST (like `dd of=` or `tee`), without
 // leaving DEST in the page cache: `pg_dump db | dontcache write dump.sql`.
 import fs from 'node:fs';
+import { isatty } from 'node:tty';
 import { promisify } from 'node:util';
 import { UsageError, type Command } from './args';
 import { failedRecord, fileReader, runTransfers, unchangedSince, TRANSFER_OPTIONS, transferSettings, type PreparedTransfer, type TransferSettings } from './transfer';
@@ -18,8 +19,9 @@ function filePosition(fd: number): number {
 
 /**
  * Standard input as the source. A regular file (`< file`) is read with the dontcache
- * read stream from its current position, so it is not left cached either; a pipe or a
- * terminal through process.stdin.
+ * read stream from its current position, so it is not left cached either; a pipe, a
+ * socket or a device with the read stream too (plain reads); a terminal through
+ * process.stdin.
  */
 async function prepareWrite(dest: string, settings: TransferSettings, flags: { append: boolean; sparse: boolean }): Promise<PreparedTransfer> {
   let stats: fs.Stats;
@@ -29,10 +31,15 @@ async function prepareWrite(dest: string, settings: TransferSettings, flags: { a
     return failedRecord('-', dest, error);
   }
   const regular = stats.isFile();
+  // A pipe or a socket too: process.stdin would give a new 64 KiB buffer per read, each
+  // faulted in page by page (538,000 faults and 118 MB/s for 2 GiB from `cat` here); the
+  // read stream reads into the transfer's reused buffers. A terminal stays with
+  // process.stdin (line discipline, raw mode).
+  const readStream = !isatty(STDIN);
   return {
     source: {
       label: '-',
-      ...(regular ? fileReader(STDIN, settings.cache) : { stream: process.stdin, strategy: () => null }),
+      ...(readStream ? fileReader(STDIN, settings.cache) : { stream: process.stdin, strategy: () => null }),
       size: regular ? Math.max(0, stats.size - filePosition(STDIN)) : null,
       fd: regular ? STDIN : null,
       verify: regular ? await unchangedSince(STDIN, 'standard input') : undefined,
