@@ -113,7 +113,8 @@ export class ExtentWriter {
     // chunk's may be reused once its writes are done).
     const whole = this.tail ? Buffer.concat([this.tail, chunk]) : chunk;
     const cut = Math.floor((this.position + whole.length) / block) * block - this.position;
-    this.tail = cut < whole.length ? Buffer.from(whole.subarray(cut)) : null;
+    const rest = whole.subarray(cut);
+    this.tail = rest.length === 0 ? null : whole === chunk ? Buffer.from(rest) : rest;
     let runStart = 0;
     let runIsHole = false;
     for (let at = 0; at < cut; at += block) {

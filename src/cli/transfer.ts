@@ -101,12 +101,11 @@ export interface TransferRecord {
  * FIFO or a device is read at its position, where pread would be ESPIPE), and a getter
  * of its strategy for the record.
  */
-export function fileReader(fd: number, cache: CacheOption): Pick<TransferSource, 'stream' | 'strategy' | 'buffers'> {
+export function fileReader(fd: number, cache: CacheOption): Pick<TransferSource, 'stream' | 'strategy'> {
   // The caller closes fd (after measuring residency): destroy() must not.
   const stream = createDontcacheReadStream(undefined, { fd, autoClose: false, fs: KEEP_DESCRIPTOR_OPEN, highWaterMark: READ_SIZE, cache });
-  const buffers = new BufferPool(READ_SIZE);
-  readBuffersOf.set(stream, buffers);
-  return { stream, buffers, strategy: () => (stream.stats.strategy === 'pending' ? null : stream.stats.strategy) };
+  readBuffersOf.set(stream, new BufferPool(READ_SIZE));
+  return { stream, strategy: () => (stream.stats.strategy === 'pending' ? null : stream.stats.strategy) };
 }
 
 /** Where the bytes come from. The transfer destroys `stream` when done; `close` follows. */
@@ -118,8 +117,6 @@ export interface TransferSource {
   size: number | null;
   /** A descriptor of a regular file, to measure its residency; null otherwise. */
   fd: number | null;
-  /** Where the stream's chunks come from, to give each back once written; none: new memory. */
-  buffers?: BufferPool;
   /** The read stream's strategy, when it is one of ours. */
   strategy(): CacheStrategy | null;
   /** Rejects when the source changed while it was read (regular files). */
@@ -274,7 +271,8 @@ export async function runTransfer(
     if (holes && source.size !== null) await writer.presize(source.size);
     const w = writer;
     progress.start(source.label === '-' ? job.dest : source.label, source.size, () => w.position);
-    const buffers = source.buffers;
+    // A read stream of ours reading into a pool: each chunk goes back once written.
+    const buffers = readBuffersOf.get(source.stream);
     for await (const chunk of chunksUntilAborted(source.stream, signal)) {
       await writer.write(chunk, buffers && (() => buffers.release(chunk)));
     }
