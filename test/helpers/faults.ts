@@ -84,6 +84,24 @@ export function straceArgs(inject: Injection[]): string[] {
   return args;
 }
 
+// A fuzzed write to fd 1 or 2 can put gigabytes into the child's output files, more than
+// one JavaScript string holds; what the tests read (the RESULT line, messages) is at the end.
+const OUTPUT_TAIL = 16 * 1024 * 1024;
+
+/** The last OUTPUT_TAIL bytes of `file`, as text. */
+function tailOf(file: string): string {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const length = Math.min(size, OUTPUT_TAIL);
+    const buffer = Buffer.alloc(length);
+    fs.readSync(fd, buffer, 0, length, size - length);
+    return buffer.toString('utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /**
  * Runs `node fixture args...` (fixture relative to test/reliability/fixtures) in a
  * child, under strace and/or prlimit when asked, and returns how it ended.
@@ -113,7 +131,7 @@ export function runNodeChild(fixture: string, args: string[], options: ChildOpti
     fs.closeSync(out);
     fs.closeSync(err);
   }
-  const child = { ...spawned, stdout: fs.readFileSync(outFile, 'utf8'), stderr: fs.readFileSync(errFile, 'utf8') };
+  const child = { ...spawned, stdout: tailOf(outFile), stderr: tailOf(errFile) };
   fs.rmSync(outDir, { recursive: true, force: true });
   if (child.error) throw child.error;
   const line = child.stdout.split('\n').reverse().find((l) => l.startsWith('RESULT '));
