@@ -166,8 +166,8 @@ describe.skipIf(!testFs('ext4').dir)("the inline-flush model, the verdict's refe
         const match = (re: RegExp) => lines.map((l) => re.exec(l)).filter((m) => m !== null).map((m) => `${m[1]}@${m[2]}`);
         // Call starts only: calls on other threads may split a line into "<unfinished ...>" and "resumed".
         return {
-          writes: match(/^\d+ pwritev2\((\d+), \[.*?\], 1, (\d+), 0[) ]/),
-          submits: match(/^\d+ sync_file_range\((\d+), (\d+), 4096, SYNC_FILE_RANGE_WRITE[) ]/),
+          writes: match(/^\d+\s+pwritev2\((\d+), \[.*?\], 1, (\d+), 0[) ]/),
+          submits: match(/^\d+\s+sync_file_range\((\d+), (\d+), 4096, SYNC_FILE_RANGE_WRITE[) ]/),
         };
       } finally {
         rmSync(out, { force: true });
